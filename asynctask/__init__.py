@@ -1,0 +1,32 @@
+"""AsyncTask: turn one function into a reliable asynchronous web service."""
+
+from asynctask.adapters.memory import InMemoryTaskRepository
+from asynctask.core import (
+    AsyncTaskError,
+    InvalidParamsError,
+    Policy,
+    SubmissionConflictError,
+    Task,
+    TaskNotFoundError,
+    TaskRepository,
+    TaskStatus,
+    UnencodableValueError,
+)
+from asynctask.service import AsyncTask, InMemoryStoreWarning
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncTask",
+    "AsyncTaskError",
+    "InMemoryStoreWarning",
+    "InMemoryTaskRepository",
+    "InvalidParamsError",
+    "Policy",
+    "SubmissionConflictError",
+    "Task",
+    "TaskNotFoundError",
+    "TaskRepository",
+    "TaskStatus",
+    "UnencodableValueError",
+]

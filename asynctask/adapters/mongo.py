@@ -1,0 +1,110 @@
+"""The MongoDB store, over a pymongo ``Collection``.
+
+Documents keep the original field names (``task_id``, ``status``, ``result``,
+``error``, ``update_time`` ...), so collections written by the original
+library stay readable; fields AsyncTask does not own are kept as ``extra``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import bson
+from bson.codec_options import CodecOptions
+from bson.errors import InvalidDocument
+from pymongo.errors import DuplicateKeyError
+
+from asynctask.core import Task, TaskRepository, UnencodableValueError
+
+_CORE_FIELDS = (
+    "task_id status params create_time update_time submit_time attempt version "
+    "result error start_time end_time"
+).split()
+
+# What a document without times reads as: long finished.
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class MongoTaskRepository(TaskRepository):
+    """Tasks as documents; a unique index on ``task_id``, compare-and-set on ``version``."""
+
+    def __init__(self, collection: Any, *, ensure_index: bool = True) -> None:
+        self.collection = collection
+        options = getattr(collection, "codec_options", None)
+        self._codec_options = options if isinstance(options, CodecOptions) else CodecOptions()
+        if ensure_index:
+            collection.create_index("task_id", unique=True)
+
+    def get(self, task_id: str) -> Task | None:
+        """The stored task, or ``None``."""
+        document = self.collection.find_one({"task_id": task_id}, {"_id": 0})
+        return None if document is None else _from_document(document)
+
+    def insert(self, task: Task) -> bool:
+        """Store a new task unless its id is taken."""
+        try:
+            self.collection.insert_one(_to_document(task))
+        except DuplicateKeyError:
+            return False
+        except InvalidDocument as exc:
+            raise _unencodable(task, exc) from exc
+        return True
+
+    def replace(self, task: Task, expected_version: int) -> bool:
+        """Store ``task`` if the stored version is still ``expected_version``."""
+        # Documents of the original library have no version: they read as 0.
+        version = expected_version if expected_version else {"$in": [0, None]}
+        document = _to_document(task)
+        try:
+            # Encode first: a driver that skips the check (mongomock) must not store it either.
+            bson.encode(document, codec_options=self._codec_options)
+            outcome = self.collection.update_one(
+                {"task_id": task.task_id, "version": version}, {"$set": document}
+            )
+        except InvalidDocument as exc:
+            raise _unencodable(task, exc) from exc
+        return outcome.matched_count == 1
+
+
+def _unencodable(task: Task, exc: InvalidDocument) -> UnencodableValueError:
+    return UnencodableValueError(
+        f"task {task.task_id!r} cannot be stored in MongoDB (result of type "
+        f"{type(task.result).__name__}): {exc}"
+    )
+
+
+def _to_document(task: Task) -> dict:
+    document = dict(task.extra)
+    document.update((name, getattr(task, name)) for name in _CORE_FIELDS)
+    document["status"] = task.status.value
+    return document
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # pymongo gives naive UTC datetimes unless the client is tz_aware.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _from_document(document: dict) -> Task:
+    update_time = _aware(document.get("update_time")) or _LONG_AGO
+    create_time = _aware(document.get("create_time")) or update_time
+    extra = {k: v for k, v in document.items() if k not in _CORE_FIELDS and k != "_id"}
+    error = document.get("error")
+    return Task(
+        task_id=document["task_id"],
+        status=document.get("status") or "running",
+        params=document.get("params") or {},
+        create_time=create_time,
+        update_time=update_time,
+        submit_time=_aware(document.get("submit_time")) or create_time,
+        attempt=document.get("attempt") or 1,
+        version=document.get("version") or 0,
+        result=document.get("result"),
+        error=None if error in (None, "") else str(error),
+        start_time=_aware(document.get("start_time")),
+        end_time=_aware(document.get("end_time")),
+        extra=extra,
+    )

@@ -1,0 +1,37 @@
+"""The pure domain of AsyncTask: tasks, their lifecycle and the storage port.
+
+Imports only the standard library and attrs.
+"""
+
+from asynctask.core.errors import (
+    AsyncTaskError,
+    IllegalTransitionError,
+    InvalidParamsError,
+    SubmissionConflictError,
+    TaskNotFoundError,
+    UnencodableValueError,
+)
+from asynctask.core.lifecycle import Action, Decision, Reason, decide
+from asynctask.core.policy import Policy, to_timedelta
+from asynctask.core.ports import TaskRepository
+from asynctask.core.status import TaskStatus
+from asynctask.core.task import Task, utc
+
+__all__ = [
+    "Action",
+    "AsyncTaskError",
+    "Decision",
+    "IllegalTransitionError",
+    "InvalidParamsError",
+    "Policy",
+    "Reason",
+    "SubmissionConflictError",
+    "Task",
+    "TaskNotFoundError",
+    "TaskRepository",
+    "TaskStatus",
+    "UnencodableValueError",
+    "decide",
+    "to_timedelta",
+    "utc",
+]

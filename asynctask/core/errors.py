@@ -1,0 +1,35 @@
+"""The errors AsyncTask raises: one root and small named subclasses."""
+
+from __future__ import annotations
+
+
+class AsyncTaskError(Exception):
+    """Root of every error AsyncTask raises on purpose."""
+
+
+class TaskNotFoundError(AsyncTaskError, LookupError):
+    """No task is stored under the given id."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no task with task_id {task_id!r}")
+        self.task_id = task_id
+
+
+class InvalidParamsError(AsyncTaskError, TypeError):
+    """The params of a submission do not fit ``main``; ``details`` says which and why."""
+
+    def __init__(self, message: str, details: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.details = list(details or [])
+
+
+class IllegalTransitionError(AsyncTaskError):
+    """A task was asked to change in a way its lifecycle does not allow."""
+
+
+class UnencodableValueError(AsyncTaskError, TypeError):
+    """A value (a result, params) cannot be held by the store."""
+
+
+class SubmissionConflictError(AsyncTaskError):
+    """A write kept losing compare-and-set races; the store is under heavy contention."""

@@ -1,0 +1,36 @@
+"""The storage port: the few operations every task store provides."""
+
+from __future__ import annotations
+
+import abc
+
+from asynctask.core.task import Task
+
+
+class TaskRepository(abc.ABC):
+    """Where tasks live. Implementations must be safe to share between threads.
+
+    Atomicity is all in two writes: ``insert`` only when the id is absent and
+    ``replace`` only when the stored ``version`` is still the one read. A
+    value the store cannot hold raises ``UnencodableValueError`` and writes
+    nothing.
+    """
+
+    @abc.abstractmethod
+    def get(self, task_id: str) -> Task | None:
+        """The stored task, or ``None`` when there is none under this id."""
+
+    @abc.abstractmethod
+    def insert(self, task: Task) -> bool:
+        """Store a new task; ``False`` (and nothing written) if its id is taken."""
+
+    @abc.abstractmethod
+    def replace(self, task: Task, expected_version: int) -> bool:
+        """Store ``task`` over the stored one if that is still at ``expected_version``.
+
+        ``False`` (and nothing written) when the task is missing or its version
+        has moved on: the caller re-reads and decides again.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional, with a default that does nothing
+        """Release connections or files; the default has none."""

@@ -1,0 +1,129 @@
+"""The immutable task record and the verbs that change it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from attrs import evolve, field, frozen
+
+from asynctask.core.errors import IllegalTransitionError
+from asynctask.core.status import TaskStatus
+
+RUNNING, SUCCESS, FAILED = TaskStatus.RUNNING, TaskStatus.SUCCESS, TaskStatus.FAILED
+
+#: The legal transitions: each verb, and the statuses it may start from.
+TRANSITIONS: Mapping[str, frozenset[TaskStatus]] = {
+    "resubmit": frozenset(TaskStatus),
+    "start": frozenset({RUNNING}),
+    "succeed": frozenset({RUNNING}),
+    "fail": frozenset({RUNNING}),
+    "update": frozenset(TaskStatus),
+}
+
+#: Fields the lifecycle owns; ``update`` may not touch them.
+MANAGED_FIELDS = frozenset(
+    {
+        "task_id",
+        "params",
+        "create_time",
+        "update_time",
+        "submit_time",
+        "start_time",
+        "end_time",
+        "attempt",
+        "version",
+        "extra",
+    }
+)
+
+
+def utc(value: datetime) -> datetime:
+    """An aware datetime as UTC, truncated to milliseconds (what every store keeps)."""
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
+    value = value.astimezone(timezone.utc)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+def _task_id(instance: Task, attribute: Any, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"task_id must be a non-empty string, got {value!r}")
+
+
+@frozen
+class Task:
+    """One task as stored: its params, where it is in its lifecycle, and its outcome.
+
+    ``attempt`` grows with each (re)submission and fences late results;
+    ``version`` grows with each change and is what compare-and-set compares.
+    """
+
+    task_id: str = field(validator=_task_id)
+    status: TaskStatus = field(converter=TaskStatus)
+    params: dict = field(converter=dict)
+    create_time: datetime = field(converter=utc)
+    update_time: datetime = field(converter=utc)
+    submit_time: datetime = field(converter=utc)
+    attempt: int = 1
+    version: int = 1
+    result: Any = None
+    error: str | None = None
+    start_time: datetime | None = field(default=None, converter=_optional_utc)
+    end_time: datetime | None = field(default=None, converter=_optional_utc)
+    extra: dict = field(factory=dict, converter=dict)
+
+    @classmethod
+    def submitted(cls, task_id: str, params: Mapping, now: datetime) -> Task:
+        """A new task, running from this submission on."""
+        return cls(task_id, RUNNING, params, now, now, now)
+
+    def resubmitted(self, now: datetime, params: Mapping | None = None) -> Task:
+        """A new attempt of this task: running again, with no trace of the last outcome."""
+        return self._change(
+            "resubmit",
+            now,
+            status=RUNNING,
+            params=self.params if params is None else params,
+            submit_time=now,
+            attempt=self.attempt + 1,
+            result=None,
+            error=None,
+            start_time=None,
+            end_time=None,
+        )
+
+    def started(self, now: datetime) -> Task:
+        """The attempt has begun executing."""
+        return self._change("start", now, start_time=now)
+
+    def succeeded(self, result: Any, now: datetime) -> Task:
+        """The attempt returned ``result``."""
+        return self._change("succeed", now, status=SUCCESS, result=result, end_time=now)
+
+    def failed(self, error: str, now: datetime) -> Task:
+        """The attempt ended with ``error`` (traceback text)."""
+        return self._change("fail", now, status=FAILED, error=error, end_time=now)
+
+    def updated(self, data: Mapping[str, Any], now: datetime) -> Task:
+        """Apply a user's ``update_task`` data: ``status``/``result``/``error`` and extra fields."""
+        managed = sorted(MANAGED_FIELDS.intersection(data))
+        if managed:
+            raise IllegalTransitionError(f"fields managed by AsyncTask cannot be updated: {managed}")
+        changes = {key: data[key] for key in ("status", "result", "error") if key in data}
+        extra = {key: value for key, value in data.items() if key not in changes}
+        if "status" in changes:
+            changes["status"] = TaskStatus(changes["status"])
+            if changes["status"].finished and self.end_time is None:
+                changes["end_time"] = now
+        return self._change("update", now, extra={**self.extra, **extra}, **changes)
+
+    def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
+        if self.status not in TRANSITIONS[verb]:
+            raise IllegalTransitionError(f"cannot {verb} task {self.task_id!r}: it is {self.status.value}")
+        return evolve(self, version=self.version + 1, update_time=now, **changes)

@@ -1,0 +1,120 @@
+"""Per-task log files, their handlers, and the queue monitor."""
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from asynctask import InMemoryTaskRepository
+from asynctask.logs import log_file_name
+from asynctask.monitor import MONITOR_FILE
+from tests.service.apps import Counter
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_each_task_writes_its_own_log_file(service, executor, tmp_path):
+    service.run(name="a")
+    service.run(name="b", fail=True)
+    executor.run_all()
+    text_a = (tmp_path / "logs" / "task-a.log").read_text()
+    text_b = (tmp_path / "logs" / "task-b.log").read_text()
+    assert " - task-a - INFO - running a" in text_a and "running b" not in text_a
+    assert "ValueError: b failed on purpose" in text_b
+
+
+@pytest.mark.parametrize("task_id", ["../../etc/passwd", "a/b", "..", "x" * 300, "名字", "a.b"])
+def test_a_raw_task_id_never_becomes_a_path(task_id):
+    name = log_file_name(task_id)
+    assert os.sep not in name and not name.startswith(".") and len(name) < 100
+    assert name.endswith(".log")
+
+
+def test_distinct_unsafe_ids_get_distinct_files():
+    assert log_file_name("a/b") != log_file_name("a_b") != log_file_name("a?b")
+
+
+def test_handlers_are_closed_and_loggers_forgotten_when_the_task_ends(service, executor):
+    service.run(name="h")
+    executor.run_all()
+    assert "task-h" not in logging.Logger.manager.loggerDict
+
+
+def test_logging_getlogger_task_id_writes_to_the_task_log_while_it_runs(make_service, executor, tmp_path):
+    class ViaGetLogger(Counter):
+        def main(self, name, fail=False, value=None, logger=None):
+            logging.getLogger(f"task-{name}").warning("via getLogger")
+            return 1
+
+    make_service(cls=ViaGetLogger).run(name="g")
+    executor.run_all()
+    assert "WARNING - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
+
+
+def test_disable_stream_handler_leaves_only_the_file_handler(service, monkeypatch):
+    monkeypatch.setenv("DISABLE_STREAM_HANDLER", "1")
+    logger = service.get_logger("quiet")
+    assert [type(h).__name__ for h in logger.handlers] == ["FileHandler"]
+    from asynctask.logs import close_task_logger
+
+    close_task_logger("quiet")
+    monkeypatch.setenv("DISABLE_STREAM_HANDLER", "")
+    logger = service.get_logger("loud")
+    assert sorted(type(h).__name__ for h in logger.handlers) == ["FileHandler", "StreamHandler"]
+    close_task_logger("loud")
+
+
+def test_open_files_stay_flat_after_thousands_of_tasks(tmp_path):
+    service = Counter(
+        logger_dir=str(tmp_path), repository=InMemoryTaskRepository(), executor=ThreadPoolExecutor(4)
+    )
+
+    def run_many(start, count):
+        for i in range(start, start + count):
+            service.run(name=str(i))
+        service._executor.shutdown(wait=True)  # drain, then keep going with a new pool
+        service._executor = ThreadPoolExecutor(4)
+
+    run_many(0, 10)
+    after_ten = open_fds()
+    loggers = len(logging.Logger.manager.loggerDict)
+    run_many(10, 5000)
+    assert open_fds() <= after_ten
+    assert len(logging.Logger.manager.loggerDict) <= loggers
+    assert len(list(tmp_path.glob("task-*.log"))) == 5010
+    assert service.retrieve("task-4999")["status"] == "success"
+    service._executor.shutdown()
+    service.shutdown()
+
+
+def test_each_service_writes_queue_lines_to_its_own_file(make_service, executor, tmp_path, repository):
+    first = make_service(monitor_interval=3600)
+    second = Counter(
+        logger_dir=str(tmp_path / "other"), repository=repository, executor=executor, monitor_interval=3600
+    )
+    first.run(name="w1")
+    first.run(name="w2")
+    second.run(name="w3")
+    assert first._monitor.tick() == "waiting: 2, running: 0"
+    second._monitor.tick()
+    executor.run_all()
+    assert first._monitor.tick() == "waiting: 0, running: 0"
+    first_lines = (tmp_path / "logs" / MONITOR_FILE).read_text().splitlines()
+    second_lines = (tmp_path / "other" / MONITOR_FILE).read_text().splitlines()
+    assert [line.split(" - ")[-1] for line in first_lines] == [
+        "waiting: 2, running: 0",
+        "waiting: 0, running: 0",
+    ]
+    assert [line.split(" - ")[-1] for line in second_lines] == ["waiting: 1, running: 0"]
+    second.shutdown()
+
+
+def test_shutdown_stops_the_monitor_thread(service):
+    service.run(name="m")
+    thread = service._monitor._thread
+    assert thread.is_alive()
+    service.shutdown()
+    assert not thread.is_alive()

@@ -1,0 +1,111 @@
+"""Recording results: fencing, unencodable values, callbacks, user updates."""
+
+import threading
+
+import pytest
+
+from asynctask import TaskStatus
+from asynctask.core import IllegalTransitionError
+from tests.service.apps import Counter
+
+
+class Gated(Counter):
+    """Its first run blocks until released; later runs return at once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def main(self, name, fail=False, value=None, logger=None):
+        first = not self.calls
+        super().main(name, logger=logger)
+        if first:
+            self.entered.set()
+            assert self.release.wait(5)
+            return "late result of attempt 1"
+        return f"result of attempt {len(self.calls)}"
+
+
+def test_a_late_result_of_a_superseded_attempt_is_dropped(make_service, executor, clock, caplog):
+    service = make_service(cls=Gated, task_timeout=60)
+    service.run(name="g")
+    worker = threading.Thread(target=executor.run_next)
+    worker.start()
+    assert service.entered.wait(5)
+    clock.advance(seconds=60)
+    service.run(name="g")
+    executor.run_next()
+    assert service.retrieve("task-g")["result"] == "result of attempt 2"
+    service.release.set()
+    worker.join()
+    detail = service.retrieve("task-g")
+    assert (detail["status"], detail["attempt"], detail["result"]) == ("success", 2, "result of attempt 2")
+    assert "dropped the late result of task task-g attempt 1" in caplog.text
+
+
+def test_an_attempt_superseded_before_it_started_does_not_run(make_service, executor, clock):
+    service = make_service(task_timeout=60)
+    service.run(name="q")
+    clock.advance(seconds=61)
+    service.run(name="q")
+    executor.run_all()
+    assert len(service.calls) == 1
+    detail = service.retrieve("task-q")
+    assert (detail["status"], detail["attempt"]) == ("success", 2)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object()], ids=["set", "object"])
+def test_a_result_the_store_cannot_hold_fails_the_task_with_a_clear_error(service, executor, value):
+    service.run(name="u", value=None)
+    service.main = lambda logger=None, **params: value
+    executor.run_all()
+    detail = service.retrieve("task-u")
+    assert detail["status"] == "failed"
+    last_line = detail["error"].splitlines()[-1]
+    assert last_line.startswith("asynctask.core.errors.UnencodableValueError: ")
+    assert type(value).__name__ in last_line
+
+
+def test_an_overridden_callback_gets_the_future_and_the_task_id(make_service, executor):
+    seen = []
+
+    class Custom(Counter):
+        def callback(self, future, task_id):
+            seen.append((task_id, future.result()))
+            self.update_task(task_id, {"status": "success", "result": "custom"})
+
+    service = make_service(cls=Custom)
+    service.run(name="c", value=7)
+    executor.run_all()
+    assert seen == [("task-c", 7)]
+    assert service.retrieve("task-c")["result"] == "custom"
+
+
+def test_update_task_sets_extra_fields_that_retrieve_shows(service, repository):
+    service.run(name="e")
+    service.update_task("task-e", {"progress": 0.5})
+    assert service.retrieve("task-e")["progress"] == 0.5
+    assert repository.get("task-e").status is TaskStatus.RUNNING
+    with pytest.raises(IllegalTransitionError):
+        service.update_task("task-e", {"attempt": 3})
+
+
+def test_a_cancelled_future_fails_the_task(service, executor):
+    service.run(name="z")
+    future, *_ = executor.pending[0]
+    future.cancel()
+    executor.run_all()
+    detail = service.retrieve("task-z")
+    assert detail["status"] == "failed" and "CancelledError" in detail["error"]
+
+
+def test_an_executor_that_refuses_work_fails_the_task_and_says_why(service, executor):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    executor.submit = refuse
+    with pytest.raises(RuntimeError):
+        service.run(name="r")
+    detail = service.retrieve("task-r")
+    assert detail["status"] == "failed" and detail["error"].endswith("after shutdown")

@@ -1,0 +1,76 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from asynctask.core import IllegalTransitionError, Policy, Task, TaskStatus, to_timedelta
+from tests.support import T0
+
+
+def test_a_submitted_task_is_running_at_attempt_one():
+    task = Task.submitted("t", {"a": 1}, T0)
+    assert (task.status, task.attempt, task.version) == (TaskStatus.RUNNING, 1, 1)
+    assert task.start_time is None and task.create_time == task.submit_time == T0
+
+
+def test_every_change_bumps_the_version_and_the_update_time():
+    task = Task.submitted("t", {}, T0)
+    later = T0 + timedelta(seconds=5)
+    started = task.started(later)
+    assert (started.version, started.update_time, started.start_time) == (2, later, later)
+
+
+def test_a_resubmission_starts_clean_with_a_new_attempt():
+    failed = Task.submitted("t", {"a": 1}, T0).started(T0).failed("ValueError: x", T0)
+    again = failed.resubmitted(T0 + timedelta(seconds=1))
+    assert again.status is TaskStatus.RUNNING and again.attempt == 2
+    assert (again.error, again.result, again.start_time, again.end_time) == (None, None, None, None)
+    assert again.create_time == T0 and again.submit_time == T0 + timedelta(seconds=1)
+    assert again.params == {"a": 1}
+
+
+@pytest.mark.parametrize("verb", ["started", "failed", "succeeded"])
+def test_a_finished_task_cannot_start_or_finish_again(verb):
+    done = Task.submitted("t", {}, T0).succeeded(1, T0)
+    args = (T0,) if verb == "started" else ("x", T0)
+    with pytest.raises(IllegalTransitionError, match="it is success"):
+        getattr(done, verb)(*args)
+
+
+def test_times_are_stored_as_utc_milliseconds():
+    plus_two = timezone(timedelta(hours=2))
+    task = Task.submitted("t", {}, datetime(2026, 1, 1, 14, 0, 0, 123456, tzinfo=plus_two))
+    assert task.create_time == datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
+    assert task.create_time.tzinfo is timezone.utc
+
+
+def test_naive_times_and_empty_ids_are_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        Task.submitted("t", {}, datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="non-empty string"):
+        Task.submitted("", {}, T0)
+
+
+def test_user_updates_set_extra_fields_and_may_finish_the_task():
+    task = Task.submitted("t", {}, T0).updated({"progress": 0.5}, T0)
+    assert task.extra == {"progress": 0.5} and task.status is TaskStatus.RUNNING
+    done = task.updated({"status": "success", "result": 3}, T0)
+    assert (done.status, done.result, done.end_time) == (TaskStatus.SUCCESS, 3, T0)
+
+
+def test_user_updates_cannot_touch_managed_fields():
+    with pytest.raises(IllegalTransitionError, match="attempt"):
+        Task.submitted("t", {}, T0).updated({"attempt": 7}, T0)
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", None, True, [1], timedelta(0)])
+def test_bad_timeouts_are_a_value_error_naming_the_argument(value):
+    with pytest.raises(ValueError, match="task_timeout"):
+        to_timedelta(value, "task_timeout")
+
+
+def test_policy_reads_seconds_and_timedeltas():
+    policy = Policy(task_timeout=1.5, rerun_time_limit=timedelta(minutes=1))
+    assert policy.task_timeout == timedelta(seconds=1.5)
+    assert policy.rerun_time_limit == timedelta(minutes=1)
+    with pytest.raises(ValueError, match="rerun_time_limit"):
+        Policy(rerun_time_limit=-3)
