@@ -1,6 +1,7 @@
 """AsyncTask: turn one function into a reliable asynchronous web service."""
 
 from asynctask.adapters.memory import InMemoryTaskRepository
+from asynctask.adapters.sqlite import SqliteTaskRepository
 from asynctask.core import (
     AsyncTaskError,
     InvalidParamsError,
@@ -23,6 +24,7 @@ __all__ = [
     "InMemoryTaskRepository",
     "InvalidParamsError",
     "Policy",
+    "SqliteTaskRepository",
     "SubmissionConflictError",
     "Task",
     "TaskNotFoundError",

@@ -78,7 +78,7 @@ class AsyncTask:
         os.makedirs(self.logger_dir, exist_ok=True)
         self._executor, self._owns_executor = _choose_executor(max_worker, executor, owner)
         self.clock = clock
-        self._inflight: set[Future] = set()
+        self._inflight: dict[Future, tuple[str, int]] = {}
         self._inflight_lock = threading.Lock()
         self._monitor = QueueMonitor(owner, self.logger_dir, self._queue_counts, monitor_interval)
 
@@ -143,11 +143,21 @@ class AsyncTask:
 
         return create_app(self, endpoint)
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the queue monitor and the executor this service created."""
+    def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
+        """Stop the queue monitor and the executor this service created.
+
+        ``cancel_pending``: tasks not started yet are cancelled and recorded
+        as failed instead of being run first.
+        """
         self._monitor.stop()
         if self._owns_executor:
-            self._executor.shutdown(wait=wait)
+            self._executor.shutdown(wait=wait, cancel_futures=cancel_pending)
+
+    def in_flight(self) -> list[tuple[str, int, bool]]:
+        """``(task_id, attempt, started)`` of every attempt submitted here and not finished."""
+        with self._inflight_lock:
+            items = list(self._inflight.items())
+        return [(task_id, attempt, future.running()) for future, (task_id, attempt) in items]
 
     def __enter__(self) -> AsyncTask:
         return self
@@ -190,12 +200,12 @@ class AsyncTask:
             self._finish(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
             raise
         with self._inflight_lock:
-            self._inflight.add(future)
+            self._inflight[future] = (task.task_id, task.attempt)
         future.add_done_callback(partial(self._on_done, task.task_id, task.attempt))
 
     def _on_done(self, task_id: str, attempt: int, future: Future) -> None:
         with self._inflight_lock:
-            self._inflight.discard(future)
+            self._inflight.pop(future, None)
         token = _CALLBACK_ATTEMPT.set(attempt)
         try:
             self.callback(future, task_id)
@@ -215,7 +225,7 @@ class AsyncTask:
 
     def _record_outcome(self, future: Future, task_id: str, attempt: int | None) -> None:
         if future.cancelled():
-            error = "concurrent.futures.CancelledError: the executor cancelled the task"
+            error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
             change = lambda t, now: t.failed(error, now)  # noqa: E731
         elif future.exception() is not None:
             exc = future.exception()
@@ -252,10 +262,8 @@ class AsyncTask:
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 
     def _queue_counts(self) -> tuple[int, int]:
-        with self._inflight_lock:
-            futures = list(self._inflight)
-        running = sum(1 for future in futures if future.running())
-        return len(futures) - running, running
+        flags = [started for _, _, started in self.in_flight()]
+        return flags.count(False), flags.count(True)
 
 
 def task_detail(task: Task) -> dict:

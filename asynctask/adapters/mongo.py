@@ -43,35 +43,42 @@ class MongoTaskRepository(TaskRepository):
 
     def insert(self, task: Task) -> bool:
         """Store a new task unless its id is taken."""
+        document = self._encodable(task)
         try:
-            self.collection.insert_one(_to_document(task))
+            self.collection.insert_one(document)
         except DuplicateKeyError:
             return False
-        except InvalidDocument as exc:
-            raise _unencodable(task, exc) from exc
         return True
 
     def replace(self, task: Task, expected_version: int) -> bool:
         """Store ``task`` if the stored version is still ``expected_version``."""
         # Documents of the original library have no version: they read as 0.
         version = expected_version if expected_version else {"$in": [0, None]}
-        document = _to_document(task)
-        try:
-            # Encode first: a driver that skips the check (mongomock) must not store it either.
-            bson.encode(document, codec_options=self._codec_options)
-            outcome = self.collection.update_one(
-                {"task_id": task.task_id, "version": version}, {"$set": document}
-            )
-        except InvalidDocument as exc:
-            raise _unencodable(task, exc) from exc
+        document = self._encodable(task)
+        outcome = self.collection.update_one(
+            {"task_id": task.task_id, "version": version}, {"$set": document}
+        )
         return outcome.matched_count == 1
 
+    def _encodable(self, task: Task) -> dict:
+        # Encode before writing, so every driver (mongomock too) refuses the same values.
+        document = _to_document(task)
+        try:
+            bson.encode(document, codec_options=self._codec_options)
+        except (InvalidDocument, OverflowError) as exc:
+            raise _unencodable(task, self._codec_options) from exc
+        return document
 
-def _unencodable(task: Task, exc: InvalidDocument) -> UnencodableValueError:
-    return UnencodableValueError(
-        f"task {task.task_id!r} cannot be stored in MongoDB (result of type "
-        f"{type(task.result).__name__}): {exc}"
-    )
+
+def _unencodable(task: Task, options: CodecOptions) -> UnencodableValueError:
+    for what, value in (("result", task.result), ("params", task.params), ("extra fields", task.extra)):
+        try:
+            bson.encode({"value": value}, codec_options=options)
+        except (InvalidDocument, OverflowError) as exc:
+            return UnencodableValueError(
+                f"{what} of type {type(value).__name__} cannot be stored in MongoDB: {exc}"
+            )
+    return UnencodableValueError(f"task {task.task_id!r} cannot be stored in MongoDB")
 
 
 def _to_document(task: Task) -> dict:

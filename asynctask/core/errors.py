@@ -33,3 +33,7 @@ class UnencodableValueError(AsyncTaskError, TypeError):
 
 class SubmissionConflictError(AsyncTaskError):
     """A write kept losing compare-and-set races; the store is under heavy contention."""
+
+
+class StoreUnavailableError(AsyncTaskError):
+    """The store cannot be reached or refused to answer."""

@@ -6,6 +6,7 @@ import pytest
 
 from asynctask import InvalidParamsError, TaskNotFoundError
 from tests.service.apps import Counter
+from tests.support import ManualExecutor
 
 
 def test_a_submitted_task_is_running_until_the_executor_runs_it(service, executor, clock):
@@ -28,7 +29,8 @@ def test_identical_submissions_run_main_once(service, executor):
     assert len(service.calls) == 1
 
 
-def test_sixteen_threads_submitting_one_task_run_main_once(service, executor):
+def test_sixteen_threads_submitting_one_task_run_main_once(make_service, executor, contended_repository):
+    service = make_service(repository=contended_repository)
     barrier = threading.Barrier(16)
 
     def submit():
@@ -44,11 +46,9 @@ def test_sixteen_threads_submitting_one_task_run_main_once(service, executor):
     assert len(service.calls) == 1
 
 
-def test_two_services_sharing_a_store_run_main_once(make_service, repository):
-    from tests.support import ManualExecutor
-
+def test_two_services_sharing_a_store_run_main_once(make_service, contended_repository):
     executors = [ManualExecutor(), ManualExecutor()]
-    services = [make_service(executor=e, repository=repository) for e in executors]
+    services = [make_service(executor=e, repository=contended_repository) for e in executors]
     barrier = threading.Barrier(8)
 
     def submit(i):

@@ -1,0 +1,7 @@
+"""``python -m asynctask``: the command line."""
+
+import sys
+
+from asynctask.cli import main
+
+sys.exit(main())

@@ -1,0 +1,170 @@
+"""The ``asynctask`` command: serve a class, run the demo, inspect and rerun tasks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from asynctask.core import AsyncTaskError
+from asynctask.serving import ServeError, ServeOptions, load_target, serve
+from asynctask.stores import DEFAULT_STORE, open_repository
+
+DEMO_STORE = "sqlite:///asynctask-demo.db"
+DEMO_NUMBER = 2500001900000357  # 50000017 x 50000021: a second or two of trial division
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit status: 0 fine, 1 a task failed or is unknown, 2 bad usage."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return args.command(args)
+    except AsyncTaskError as exc:
+        print(f"asynctask {args.command_name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    serve(_options(args, load_target(args.target)))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from asynctask.demo import Factorize
+
+    options = _options(args, Factorize)
+    url = f"http://{options.host}:{options.port}{options.endpoint}"
+
+    def announce(line: str) -> None:
+        print(line)
+        print("Try it from another shell:")
+        body = json.dumps({"data": {"n": DEMO_NUMBER}})
+        print(f"  curl -s -X POST {url} -H 'Content-Type: application/json' -d '{body}'")
+        print(f"  curl -s '{url}?task_id=factor-{DEMO_NUMBER}'", flush=True)
+
+    serve(options, announce)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from asynctask.service import task_detail
+
+    repository = open_repository(args.store)
+    task = repository.get(args.task_id)
+    repository.close()
+    if task is None:
+        print(f"asynctask status: no task {args.task_id!r} in {args.store}", file=sys.stderr)
+        return 1
+    _print_json(task_detail(task))
+    return 0 if task.status.value != "failed" else 1
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    from asynctask.service import task_detail
+
+    target = load_target(args.app)
+    service = target(logger_dir=args.log_dir, repository=open_repository(args.store), max_worker=1)
+    before = service.repository.get(args.task_id)
+    service.run(task_id=args.task_id)  # TaskNotFoundError when unknown
+    service.shutdown(wait=True)  # the rerun runs here, in the foreground
+    after = service.repository.get(args.task_id)
+    service.repository.close()
+    if after.attempt == before.attempt:
+        print(
+            f"asynctask rerun: task {args.task_id!r} is {after.status.value} and was kept, not rerun "
+            "(only failed, timed-out and expired tasks are rerun)",
+            file=sys.stderr,
+        )
+    _print_json(task_detail(after))
+    return 0 if after.status.value == "success" else 1
+
+
+def _print_json(detail: dict) -> None:
+    def encode(value: object) -> str:
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    print(json.dumps(detail, indent=2, default=encode, ensure_ascii=False))
+
+
+def _options(args: argparse.Namespace, target: type) -> ServeOptions:
+    if args.workers < 1 or args.threads < 1:
+        raise ServeError("--workers and --threads must be at least 1")
+    return ServeOptions(
+        target=target,
+        store=args.store,
+        endpoint="/" + args.endpoint.strip("/"),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_dir=args.log_dir,
+        max_worker=args.max_worker,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asynctask", description="Serve an AsyncTask class over HTTP, and inspect its tasks."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve_cmd = _command(commands, "serve", _serve, "serve package.module:ClassName over HTTP")
+    serve_cmd.add_argument(
+        "target", metavar="package.module:ClassName", help="the AsyncTask subclass to serve"
+    )
+    _serving_options(serve_cmd, DEFAULT_STORE)
+
+    demo = _command(commands, "demo", _demo, "serve the built-in demo (prime factorization) on SQLite")
+    _serving_options(demo, DEMO_STORE)
+
+    status = _command(commands, "status", _status, "print a stored task as JSON")
+    status.add_argument("task_id")
+    status.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+
+    rerun = _command(commands, "rerun", _rerun, "rerun a failed, timed-out or expired task here and wait")
+    rerun.add_argument("task_id")
+    rerun.add_argument(
+        "--app", required=True, metavar="package.module:ClassName", help="the class whose main runs"
+    )
+    rerun.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+    rerun.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+    return parser
+
+
+def _command(commands, name: str, handler, help_text: str) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+    )
+    command.set_defaults(command=handler, command_name=name)
+    return command
+
+
+def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
+    command.add_argument(
+        "--store",
+        default=store,
+        help=f"store URL: memory://, sqlite:///path.db, mongodb://host:port/db/collection (default {store})",
+    )
+    command.add_argument("--endpoint", default="/api", help="URL path of the task (default /api)")
+    command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    command.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    command.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes; more than 1 runs gunicorn (asynctask[server]) (default 1)",
+    )
+    command.add_argument(
+        "--threads", type=int, default=8, help="request threads per gunicorn worker (default 8)"
+    )
+    command.add_argument(
+        "--max-worker", type=int, default=None, help="task threads per process (default: CPUs + 4)"
+    )
+    command.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

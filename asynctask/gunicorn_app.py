@@ -1,0 +1,44 @@
+"""gunicorn workers serving one AsyncTask class (needs ``asynctask[server]``)."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from asynctask.serving import ServeOptions, build, stop
+
+_services: list = []
+
+
+class AsyncTaskApplication(BaseApplication):
+    """Each worker process builds its own service and app after the fork."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": f"{self.options.host}:{self.options.port}",
+            "workers": self.options.workers,
+            "threads": self.options.threads,
+            "worker_class": "gthread",
+            "worker_exit": _worker_exit,
+            "graceful_timeout": 30,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        service = build(self.options)
+        _services.append(service)
+        return service.app(self.options.endpoint)
+
+
+def _worker_exit(server, worker) -> None:
+    while _services:
+        stop(_services.pop())
+
+
+def run_gunicorn(options: ServeOptions) -> None:
+    """Run the gunicorn arbiter until it is stopped."""
+    AsyncTaskApplication(options).run()

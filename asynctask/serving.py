@@ -1,0 +1,144 @@
+"""Serving an AsyncTask class: one threaded process, or gunicorn workers."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from attrs import frozen
+
+from asynctask.core import AsyncTaskError
+from asynctask.service import AsyncTask
+from asynctask.stores import open_repository
+
+_log = logging.getLogger("asynctask.serve")
+
+
+class ServeError(AsyncTaskError):
+    """The service cannot start; the message says why and what to do."""
+
+
+@frozen
+class ServeOptions:
+    """Everything ``serve`` needs to build and serve one task class."""
+
+    target: type[AsyncTask]
+    store: str
+    endpoint: str = "/api"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 8
+    log_dir: str = "logs"
+    max_worker: int | None = None
+
+
+def load_target(spec: str) -> type[AsyncTask]:
+    """The class named by ``package.module:ClassName``, checked to be an AsyncTask subclass."""
+    module_name, sep, name = spec.partition(":")
+    if not sep or not module_name or not name:
+        raise ServeError(f"expected package.module:ClassName, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like gunicorn: modules next to you import
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ServeError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
+    target = getattr(module, name, None)
+    if target is None:
+        raise ServeError(f"module {module_name!r} has no {name!r}")
+    if not (isinstance(target, type) and issubclass(target, AsyncTask)) or target is AsyncTask:
+        raise ServeError(f"{spec} is not a subclass of asynctask.AsyncTask (got {target!r})")
+    return target
+
+
+def build(options: ServeOptions) -> AsyncTask:
+    """An instance of the target class on its store."""
+    return options.target(
+        logger_dir=options.log_dir, max_worker=options.max_worker, repository=open_repository(options.store)
+    )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``ServeError`` when ``host:port`` cannot be bound (in use, or not ours)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror}"
+            )
+            raise ServeError(f"port {port} on {host} {reason}; choose another with --port") from exc
+
+
+def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
+    """Serve until Ctrl-C or SIGTERM; with ``workers > 1`` through gunicorn."""
+    check_port_free(options.host, options.port)
+    if options.workers > 1:
+        _serve_gunicorn(options, announce)
+    else:
+        _serve_threaded(options, announce)
+
+
+def stop(service: AsyncTask) -> None:
+    """Stop a service: report what still runs, fail what never started, let the rest finish."""
+    running = [(task_id, attempt) for task_id, attempt, started in service.in_flight() if started]
+    waiting = [task_id for task_id, _, started in service.in_flight() if not started]
+    if running:
+        _log.warning("stopping: waiting for %d running task(s): %s", len(running), running)
+    if waiting:
+        _log.warning("stopping: %d task(s) not started are recorded as failed: %s", len(waiting), waiting)
+    service.shutdown(wait=True, cancel_pending=True)
+    service.repository.close()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    # A second Ctrl-C or SIGTERM while stopping ends the process at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    raise _Stop(signum)
+
+
+def _serve_threaded(options: ServeOptions, announce: Callable[[str], None]) -> None:
+    from werkzeug.serving import make_server
+
+    service = build(options)
+    server = make_server(options.host, options.port, service.app(options.endpoint), threaded=True)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    announce(f"Serving {options.target.__name__} on {_url(options)} (store {options.store}); Ctrl-C to stop")
+    try:
+        server.serve_forever()
+    except _Stop:
+        _log.info("stop requested")
+    finally:
+        server.server_close()
+        stop(service)
+
+
+def _serve_gunicorn(options: ServeOptions, announce: Callable[[str], None]) -> None:
+    try:
+        from asynctask.gunicorn_app import run_gunicorn
+    except ImportError as exc:
+        raise ServeError("--workers > 1 needs gunicorn: pip install 'asynctask[server]'") from exc
+    announce(
+        f"Serving {options.target.__name__} on {_url(options)} with {options.workers} gunicorn workers "
+        f"(store {options.store}); Ctrl-C to stop"
+    )
+    run_gunicorn(options)
+
+
+def _url(options: ServeOptions) -> str:
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"http://{host}:{options.port}/{options.endpoint.strip('/')}"

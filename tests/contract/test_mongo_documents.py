@@ -1,0 +1,96 @@
+"""The documents the Mongo store writes and reads, over mongomock: the original library's layout."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from asynctask.adapters import MongoTaskRepository
+from asynctask.core import TaskStatus
+
+mongomock = pytest.importorskip("mongomock")
+
+ORIGINAL_FIELDS = {"task_id", "status", "result", "error", "update_time"}
+
+# How the original library left a finished task: no version, attempt or params,
+# and pymongo's naive UTC datetime.
+LEGACY_DOCUMENT = {
+    "task_id": "legacy",
+    "status": "success",
+    "result": {"answer": 42},
+    "error": "",
+    "update_time": datetime(2023, 5, 17, 8, 30, 15, 250000),
+}
+
+
+@pytest.fixture(params=[False, True], ids=["naive-client", "tz-aware-client"])
+def collection(request):
+    """A fresh mongomock collection, read naive or timezone-aware."""
+    return mongomock.MongoClient(tz_aware=request.param).db[f"tasks_{uuid.uuid4().hex}"]
+
+
+@pytest.fixture
+def store(collection) -> MongoTaskRepository:
+    return MongoTaskRepository(collection)
+
+
+def test_a_task_is_stored_under_the_original_field_names(store, collection, make_task):
+    store.insert(make_task())
+
+    document = collection.find_one({"task_id": "task-1"})
+
+    assert ORIGINAL_FIELDS <= document.keys()
+    assert type(document["status"]) is str and document["status"] == "success"
+    assert document["result"] == make_task().result and document["error"] is None
+    assert isinstance(document["update_time"], datetime)
+    assert (document["owner"], document["version"]) == ("worker-7", 5)
+
+
+def test_the_mongo_id_does_not_leak_into_extra(store, make_task):
+    store.insert(make_task())
+
+    assert store.get("task-1").extra == make_task().extra
+
+
+def test_a_document_of_the_original_library_reads_as_a_task_at_version_zero(store, collection):
+    collection.insert_one(dict(LEGACY_DOCUMENT))
+
+    task = store.get("legacy")
+
+    assert (task.status, task.result, task.error) == (TaskStatus.SUCCESS, {"answer": 42}, None)
+    assert (task.version, task.attempt, task.params, task.extra) == (0, 1, {}, {})
+    assert task.update_time == datetime(2023, 5, 17, 8, 30, 15, 250000, tzinfo=timezone.utc)
+    assert task.update_time.utcoffset().total_seconds() == 0
+
+
+def test_a_document_of_the_original_library_can_be_replaced_once_at_version_zero(store, collection, now):
+    collection.insert_one(dict(LEGACY_DOCUMENT))
+    legacy = store.get("legacy")
+    first, second = legacy.resubmitted(now), legacy.updated({"note": "late"}, now)
+
+    assert store.replace(first, expected_version=0) is True
+    assert store.replace(second, expected_version=0) is False
+
+    assert store.get("legacy") == first
+    assert collection.find_one({"task_id": "legacy"})["version"] == 1
+
+
+def test_fields_another_writer_added_survive_a_replace(store, collection, make_task, now):
+    store.insert(make_task())
+    collection.update_one({"task_id": "task-1"}, {"$set": {"tags": ["nightly"], "owner": "cron"}})
+
+    read = store.get("task-1")
+    assert store.replace(read.updated({"note": "edited"}, now), expected_version=read.version) is True
+
+    document = collection.find_one({"task_id": "task-1"})
+    assert (document["tags"], document["owner"], document["note"]) == (["nightly"], "cron", "edited")
+    expected_extra = {"tags": ["nightly"], "owner": "cron", "note": "edited", "progress": 1.0}
+    assert store.get("task-1").extra == expected_extra
+
+
+def test_constructing_the_store_creates_a_unique_index_on_task_id(store, collection):
+    indexes = collection.index_information().values()
+
+    assert any(index["key"] == [("task_id", 1)] and index.get("unique") for index in indexes)

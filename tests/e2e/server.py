@@ -1,0 +1,75 @@
+"""Starting ``asynctask`` in a subprocess and talking to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+class Server:
+    """``python -m asynctask ARGS --port P`` in a subprocess, ready when /ping answers."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "asynctask", *args, "--port", str(self.port)]
+        environment = {**os.environ, "PYTHONPATH": str(ROOT), "DISABLE_STREAM_HANDLER": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"server exited {self.process.returncode}:\n{self.process.stdout.read()}"
+                )
+            try:
+                if request("GET", f"{self.base}/ping")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("server did not answer /ping in time")
+
+    def wait_status(self, task_id: str, endpoint: str = "/api", timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code, answer = request("GET", f"{self.base}{endpoint}?task_id={task_id}")
+            if code == 200 and answer["data"]["status"] != "running":
+                return answer["data"]
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} still running after {timeout} s")
+
+    def stop(self, signal_number: int = 15) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal_number)
+        output, _ = self.process.communicate(timeout=30)
+        return output

@@ -1,0 +1,61 @@
+"""Real servers in subprocesses: gunicorn workers sharing SQLite, and restarts."""
+
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.e2e.server import ROOT, Server, request
+
+TARGET = "tests.e2e.sample_app:Recorder"
+
+
+def serve(tmp_path, *extra):
+    runs = tmp_path / "runs"
+    runs.mkdir(exist_ok=True)
+    args = [
+        "serve",
+        TARGET,
+        "--store",
+        f"sqlite:///{tmp_path / 'tasks.db'}",
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
+    return Server([*args, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)}), runs
+
+
+def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path):
+    server, runs = serve(tmp_path, "--workers", "3", "--threads", "4")
+    try:
+        with ThreadPoolExecutor(30) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: request("POST", f"{server.base}/api", {"data": {"word": "once"}}), range(30)
+                )
+            )
+        assert {code for code, _ in answers} == {200}
+        assert {answer["data"]["task_id"] for _, answer in answers} == {"word-once"}
+        detail = server.wait_status("word-once")
+        assert detail["status"] == "success" and detail["attempt"] == 1
+    finally:
+        output = server.stop(signal.SIGTERM)
+    assert len(list(runs.iterdir())) == 1, output
+    assert "Booting worker" in output
+
+
+def test_a_finished_result_survives_a_killed_server(tmp_path):
+    server, _ = serve(tmp_path)
+    try:
+        request("POST", f"{server.base}/api", {"data": {"word": "durable"}})
+        before = server.wait_status("word-durable")
+    finally:
+        server.stop(signal.SIGKILL)
+    assert server.process.returncode == -signal.SIGKILL
+
+    again, runs = serve(tmp_path)
+    try:
+        code, answer = request("GET", f"{again.base}/api?task_id=word-durable")
+        assert code == 200 and answer["data"] == before
+        assert answer["data"]["result"]["upper"] == "DURABLE"
+        request("POST", f"{again.base}/api", {"data": {"word": "durable"}})
+    finally:
+        again.stop(signal.SIGTERM)
+    assert len(list(runs.iterdir())) == 1
