@@ -13,7 +13,8 @@ from asynctask.core import (
     TaskStatus,
     UnencodableValueError,
 )
-from asynctask.service import AsyncTask, InMemoryStoreWarning
+from asynctask.service import AsyncTask
+from asynctask.wiring import InMemoryStoreWarning
 
 __version__ = "0.1.0"
 

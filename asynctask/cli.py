@@ -102,6 +102,9 @@ def _options(args: argparse.Namespace, target: type) -> ServeOptions:
         threads=args.threads,
         log_dir=args.log_dir,
         max_worker=args.max_worker,
+        task_timeout=args.task_timeout,
+        lease=args.lease or None,
+        resume=args.resume,
     )
 
 
@@ -164,6 +167,23 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
         "--max-worker", type=int, default=None, help="task threads per process (default: CPUs + 4)"
     )
     command.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+    command.add_argument(
+        "--task-timeout",
+        type=float,
+        default=4 * 3600,
+        metavar="SECONDS",
+        help="fail a task still running this long after submission (default 14400)",
+    )
+    command.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a running task without a heartbeat this long lost its process (default 60; 0: off)",
+    )
+    command.add_argument(
+        "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
+    )
 
 
 if __name__ == "__main__":

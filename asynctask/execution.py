@@ -1,12 +1,20 @@
-"""What an executor runs: one module-level call per task attempt."""
+"""What an executor runs: one picklable, module-level call per task attempt.
+
+The call carries the service without its store and executor, so thread
+pools, process pools (fork or spawn) and Dask run it alike. In the process
+that submitted it, the call reports its start to the store; elsewhere it
+brings its start time back with the outcome.
+"""
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
-from attrs import define, field
+from attrs import frozen
 
 from asynctask.core import AsyncTaskError
 from asynctask.logs import close_task_logger, open_task_logger
@@ -16,40 +24,99 @@ class AttemptSupersededError(AsyncTaskError):
     """The attempt was replaced by a newer one before it started; it did not run."""
 
 
-@define
-class TaskCall:
-    """One attempt of one task: the service, the id, the attempt and the params.
+class RemoteTaskError(Exception):
+    """An attempt failed in another process; ``str()`` is its traceback text."""
 
-    ``on_start`` reports the start to the store when the call runs in the
-    submitting process; it answers ``False`` when the attempt is superseded.
-    """
+
+@frozen
+class TaskCall:
+    """One attempt of one task: the service (without its store), the id, the attempt, the params."""
 
     service: Any
     task_id: str
     attempt: int
     params: dict
-    on_start: Callable[[], bool] | None = field(default=None, eq=False)
 
 
-def execute_task(call: TaskCall) -> Any:
+@frozen
+class RemoteOutcome:
+    """How an attempt ended in another process: its result or its traceback text, and its start."""
+
+    result: Any
+    error: str | None
+    start_time: datetime
+
+
+class StartHook:
+    """Reports the start of an attempt to the store; answers ``False`` if it was superseded.
+
+    Pickled (sent to another process), it becomes a ``RemoteStart``: the
+    store is not there, and the start time travels back with the outcome.
+    """
+
+    remote = False
+
+    def __init__(self, report: Callable[[], bool]) -> None:
+        self._report = report
+
+    def __call__(self) -> bool:
+        return self._report()
+
+    def __reduce__(self):
+        return (RemoteStart, ())
+
+
+class RemoteStart:
+    """The start hook as seen in another process: nothing to report there."""
+
+    remote = True
+
+    def __call__(self) -> bool:
+        return True
+
+
+_prepared: dict[str, Any] = {}
+_prepared_lock = threading.Lock()
+
+
+def prepared(service: Any) -> Any:
+    """The service instance of this process for ``service``, ``setup()`` done once per process."""
+    with _prepared_lock:
+        instance = _prepared.get(service.service_token)
+        if instance is None:
+            service.setup()
+            instance = _prepared[service.service_token] = service
+        return instance
+
+
+def forget_prepared(service: Any) -> None:
+    """Drop this process's instance of ``service`` (at shutdown)."""
+    with _prepared_lock:
+        _prepared.pop(service.service_token, None)
+
+
+def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
     """Run ``main`` for one attempt with its task logger open, and close it after."""
+    start_time = datetime.now(timezone.utc)
     logger = open_task_logger(call.task_id, call.service.logger_dir)
     try:
-        if call.on_start is not None and not call.on_start():
+        if not hook():
             raise AttemptSupersededError(
                 f"attempt {call.attempt} of task {call.task_id!r} was superseded before it started"
             )
         logger.info("task %s attempt %d started", call.task_id, call.attempt)
-        result = call.service.main(logger=logger, **call.params)
+        result = prepared(call.service).main(logger=logger, **call.params)
         logger.info("task %s attempt %d succeeded", call.task_id, call.attempt)
-        return result
     except AttemptSupersededError:
         raise
-    except BaseException:
+    except Exception as exc:
         logger.exception("task %s attempt %d failed", call.task_id, call.attempt)
+        if hook.remote:
+            return RemoteOutcome(None, format_error(exc), start_time)
         raise
     finally:
         close_task_logger(call.task_id)
+    return RemoteOutcome(result, None, start_time) if hook.remote else result
 
 
 def format_error(exc: BaseException, *, with_traceback: bool = True) -> str:

@@ -7,40 +7,53 @@ import logging
 import os
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
+from attrs import define
+
 from asynctask.core import (
     Action,
     Policy,
+    Reason,
     SubmissionConflictError,
     Task,
     TaskNotFoundError,
     TaskRepository,
-    UnencodableValueError,
     decide,
+    overdue_error,
 )
-from asynctask.core.policy import DEFAULT_TASK_TIMEOUT
-from asynctask.execution import AttemptSupersededError, TaskCall, execute_task, format_error
+from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
+from asynctask.execution import (
+    AttemptSupersededError,
+    RemoteOutcome,
+    RemoteTaskError,
+    StartHook,
+    TaskCall,
+    execute_task,
+    forget_prepared,
+    format_error,
+)
 from asynctask.logs import open_task_logger
-from asynctask.monitor import QueueMonitor
+from asynctask.monitor import QueueLog
 from asynctask.params import check_params, main_signature
+from asynctask.recording import MAX_RACES, Recorder
+from asynctask.supervisor import Supervisor
+from asynctask.wiring import WorkerSideRepository, choose_executor, choose_repository
 
 _log = logging.getLogger("asynctask")
-#: The attempt whose future the current ``callback`` call is about.
-_CALLBACK_ATTEMPT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "asynctask_callback_attempt", default=None
+#: The attempt (and, from another process, start time) the current ``callback`` call is about.
+_CALLBACK: contextvars.ContextVar[tuple[int, datetime | None] | None] = contextvars.ContextVar(
+    "asynctask_callback", default=None
 )
-#: How many lost compare-and-set races a write tolerates before giving up.
-MAX_RACES = 100
-
-
-class InMemoryStoreWarning(UserWarning):
-    """No store was given: tasks live in memory and are lost when the process ends."""
+#: What a service drops when it is pickled into another process.
+_RUNTIME_STATE = frozenset(
+    ["repository", "recorder", "_executor", "_supervisor", "_queue_log"]
+    + ["_inflight", "_inflight_changed", "clock", "_signature"]
+)
 
 
 def utc_now() -> datetime:
@@ -48,10 +61,21 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@define(eq=False)
+class InFlight:
+    """An attempt submitted by this process and not recorded yet."""
+
+    task_id: str
+    attempt: int
+    submit_time: datetime
+    future: Future
+    timed_out: bool = False
+
+
 class AsyncTask:
     """Turns ``main`` into an asynchronous service: submit, dedupe, run, record.
 
-    Subclass it and define ``main(..., logger=None)``; optionally
+    Subclass it and define ``main(..., logger=None)``; optionally ``setup()``,
     ``get_task_id(**params)``, ``retrieve(task_id)`` and ``callback(future, task_id)``.
     """
 
@@ -65,6 +89,8 @@ class AsyncTask:
         rerun_time_limit: float | timedelta | None = None,
         *,
         repository: TaskRepository | None = None,
+        lease: float | timedelta | None = DEFAULT_LEASE,
+        resume: bool = False,
         clock: Callable[[], datetime] = utc_now,
         monitor_interval: float = 60.0,
     ) -> None:
@@ -72,15 +98,22 @@ class AsyncTask:
         if type(self).main is AsyncTask.main:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
         self._signature = main_signature(self.main, owner)
-        self.policy = Policy(task_timeout, rerun_time_limit)
-        self.repository = _choose_repository(collection, repository)
+        self.policy = Policy(task_timeout, rerun_time_limit, lease)
+        self.repository = choose_repository(collection, repository)
         self.logger_dir = os.fspath(logger_dir)
         os.makedirs(self.logger_dir, exist_ok=True)
-        self._executor, self._owns_executor = _choose_executor(max_worker, executor, owner)
+        self._executor, self._owns_executor = choose_executor(max_worker, executor, owner)
         self.clock = clock
-        self._inflight: dict[Future, tuple[str, int]] = {}
-        self._inflight_lock = threading.Lock()
-        self._monitor = QueueMonitor(owner, self.logger_dir, self._queue_counts, monitor_interval)
+        self.resume = resume
+        self.service_token = uuid.uuid4().hex
+        self.recorder = Recorder(self.repository, clock)
+        self._inflight: dict[Future, InFlight] = {}
+        self._inflight_changed = threading.Condition()
+        self._queue_log = QueueLog(owner, self.logger_dir)
+        interval = self.policy.lease.total_seconds() / 4 if self.policy.lease else 5.0
+        self._supervisor = Supervisor(self, min(interval, monitor_interval), monitor_interval)
+        if resume:
+            self._supervisor.start()
 
     # -- the methods a subclass defines or overrides -------------------------
 
@@ -88,18 +121,27 @@ class AsyncTask:
         """The work itself; its return value becomes the task's ``result``."""
         raise NotImplementedError
 
+    def setup(self) -> None:
+        """Load heavy state (a model ...) once per worker process, before its first task."""
+
     def get_task_id(self, **params: Any) -> str:
         """The dedupe key of a submission; the default is a new ``uuid4().hex`` each time."""
         return uuid.uuid4().hex
 
     def retrieve(self, task_id: str) -> dict | None:
-        """The task's detail as a dict, or ``None`` when there is no such task."""
+        """The task's detail as a dict, or ``None``; a running task past its time reads as failed."""
         task = self.repository.get(task_id)
-        return None if task is None else task_detail(task)
+        if task is None:
+            return None
+        decision = decide(task, self.clock(), self.policy)
+        if not task.status.finished and decision.action is Action.RESUBMIT:
+            task = self._end_overdue(task, decision.reason)
+        return task_detail(task)
 
     def callback(self, future: Future, task_id: str) -> None:
         """Called when an attempt ends; the default records its result or error."""
-        self._record_outcome(future, task_id, _CALLBACK_ATTEMPT.get())
+        attempt, start_time = _CALLBACK.get() or (None, None)
+        self._record_outcome(future, task_id, attempt, start_time)
 
     # -- public helpers --------------------------------------------------------
 
@@ -112,14 +154,17 @@ class AsyncTask:
         not expired, is kept, not run again.
         """
         if task_id and not params:
-            if self.repository.get(_checked_id(task_id)) is None:
-                raise TaskNotFoundError(task_id)
-            self._submit(task_id, None)
+            self._submit(_checked_id(task_id), None)
             return task_id
         check_params(self._signature, params)
         task_id = _checked_id(task_id or self.get_task_id(**params))
         self._submit(task_id, params)
         return task_id
+
+    def resume_task(self, task_id: str) -> bool:
+        """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
+        stored = self.repository.get(task_id)
+        return stored is not None and self._submit(task_id, None).attempt != stored.attempt
 
     def get_logger(self, task_id: str) -> logging.Logger:
         """The task's logger (``logging.getLogger(task_id)``), writing to its log file."""
@@ -143,21 +188,37 @@ class AsyncTask:
 
         return create_app(self, endpoint)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every attempt submitted here is recorded; ``False`` on timeout."""
+        with self._inflight_changed:
+            return self._inflight_changed.wait_for(lambda: not self._inflight, timeout)
+
+    def in_flight(self) -> list[tuple[str, int, bool]]:
+        """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
+        return [(item.task_id, item.attempt, item.future.running()) for item in self.in_flight_items()]
+
+    def in_flight_items(self) -> list[InFlight]:
+        """The attempts submitted here and not recorded yet."""
+        with self._inflight_changed:
+            return list(self._inflight.values())
+
+    def write_queue_line(self) -> str:
+        """Write ``waiting: W, running: R`` to ``threads_num.log`` now, and return it."""
+        flags = [started for _, _, started in self.in_flight()]
+        return self._queue_log.write(flags.count(False), flags.count(True))
+
     def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
-        """Stop the queue monitor and the executor this service created.
+        """Stop heartbeats, the queue line, and the executor this service created.
 
         ``cancel_pending``: tasks not started yet are cancelled and recorded
         as failed instead of being run first.
         """
-        self._monitor.stop()
         if self._owns_executor:
             self._executor.shutdown(wait=wait, cancel_futures=cancel_pending)
-
-    def in_flight(self) -> list[tuple[str, int, bool]]:
-        """``(task_id, attempt, started)`` of every attempt submitted here and not finished."""
-        with self._inflight_lock:
-            items = list(self._inflight.items())
-        return [(task_id, attempt, future.running()) for future, (task_id, attempt) in items]
+        self._supervisor.stop()
+        self.recorder.retry_due()
+        self._queue_log.close()
+        forget_prepared(self)
 
     def __enter__(self) -> AsyncTask:
         return self
@@ -165,7 +226,13 @@ class AsyncTask:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
-    # -- submission --------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        # Sent to another process: no store, executor or threads travel with it.
+        state = {key: value for key, value in self.__dict__.items() if key not in _RUNTIME_STATE}
+        state["repository"] = WorkerSideRepository()
+        return state
+
+    # -- submission ----------------------------------------------------------------
 
     def _submit(self, task_id: str, params: dict | None) -> Task:
         """Create, resubmit or keep, as the lifecycle decides; retry lost races."""
@@ -190,80 +257,91 @@ class AsyncTask:
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
 
     def _dispatch(self, task: Task) -> None:
-        on_start = partial(self._mark_started, task.task_id, task.attempt)
-        call = TaskCall(self, task.task_id, task.attempt, task.params, on_start)
-        self._monitor.start()
+        hook = StartHook(partial(self._mark_started, task.task_id, task.attempt))
+        call = TaskCall(self, task.task_id, task.attempt, task.params)
+        self._supervisor.start()
         try:
-            future = self._executor.submit(execute_task, call)
+            future = self._executor.submit(execute_task, call, hook)
         except Exception as exc:
             error = format_error(exc)
-            self._finish(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
+            self.recorder.record(
+                task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
+            )
             raise
-        with self._inflight_lock:
-            self._inflight[future] = (task.task_id, task.attempt)
-        future.add_done_callback(partial(self._on_done, task.task_id, task.attempt))
+        item = InFlight(task.task_id, task.attempt, task.submit_time, future)
+        with self._inflight_changed:
+            self._inflight[future] = item
+        future.add_done_callback(partial(self._on_done, item))
 
-    def _on_done(self, task_id: str, attempt: int, future: Future) -> None:
-        with self._inflight_lock:
-            self._inflight.pop(future, None)
-        token = _CALLBACK_ATTEMPT.set(attempt)
+    def _on_done(self, item: InFlight, future: Future) -> None:
+        view, start_time = _unwrap_remote(future)
+        token = _CALLBACK.set((item.attempt, start_time))
         try:
-            self.callback(future, task_id)
+            self.callback(view, item.task_id)
         except Exception:
-            _log.exception("callback of task %s attempt %d failed", task_id, attempt)
+            _log.exception("callback of task %s attempt %d failed", item.task_id, item.attempt)
         finally:
-            _CALLBACK_ATTEMPT.reset(token)
+            _CALLBACK.reset(token)
+            with self._inflight_changed:
+                self._inflight.pop(future, None)
+                self._inflight_changed.notify_all()
 
-    # -- recording -----------------------------------------------------------------
+    # -- recording -------------------------------------------------------------------
+
+    def _end_overdue(self, task: Task, reason: Reason) -> Task:
+        """A running task past its time: rerun it if orphaned and resuming, else fail it."""
+        if reason is Reason.ORPHANED and self.resume:
+            self.resume_task(task.task_id)
+        else:
+            error = overdue_error(reason, self.policy)
+            self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
+        return self.repository.get(task.task_id)
 
     def _mark_started(self, task_id: str, attempt: int) -> bool:
         try:
-            return self._finish(task_id, attempt, lambda t, now: t.started(now)) is not None
+            return self.recorder.change_attempt(task_id, attempt, lambda t, now: t.started(now)) is not None
         except Exception:
             _log.exception("could not record the start of task %s attempt %d", task_id, attempt)
             return True
 
-    def _record_outcome(self, future: Future, task_id: str, attempt: int | None) -> None:
+    def _record_outcome(
+        self, future: Future, task_id: str, attempt: int | None, start_time: datetime | None
+    ) -> None:
         if future.cancelled():
             error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
-            change = lambda t, now: t.failed(error, now)  # noqa: E731
+            change = _ended(lambda t, now: t.failed(error, now), start_time)
         elif future.exception() is not None:
             exc = future.exception()
             if isinstance(exc, AttemptSupersededError):
                 _log.info("%s", exc)
                 return
-            change = lambda t, now: t.failed(format_error(exc), now)  # noqa: E731
+            error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
+            change = _ended(lambda t, now: t.failed(error, now), start_time)
         else:
-            change = lambda t, now: t.succeeded(future.result(), now)  # noqa: E731
-        try:
-            written = self._finish(task_id, attempt, change)
-        except UnencodableValueError as exc:
-            error = format_error(exc, with_traceback=False)
-            written = self._finish(task_id, attempt, lambda t, now: t.failed(error, now))
-        if written is None:
-            _log.warning(
-                "dropped the late result of task %s attempt %s: a newer attempt owns it", task_id, attempt
-            )
+            result = future.result()
+            change = _ended(lambda t, now: t.succeeded(result, now), start_time)
+        self.recorder.record(task_id, attempt, change, "the result")
 
-    def _finish(self, task_id: str, attempt: int | None, change: Callable) -> Task | None:
-        """Apply ``change`` to the running task if ``attempt`` is still its attempt.
 
-        ``None`` when the attempt was fenced off: finished, or superseded.
-        """
-        for _ in range(MAX_RACES):
-            stored = self.repository.get(task_id)
-            if stored is None or stored.status.finished:
-                return None
-            if attempt is not None and stored.attempt != attempt:
-                return None
-            task = change(stored, self.clock())
-            if self.repository.replace(task, stored.version):
-                return task
-        raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
+def _ended(change: Callable, start_time: datetime | None) -> Callable:
+    """``change``, first setting the start time an attempt in another process brought back."""
+    if start_time is None:
+        return change
+    return lambda t, now: change(t if t.start_time else t.started(start_time), now)
 
-    def _queue_counts(self) -> tuple[int, int]:
-        flags = [started for _, _, started in self.in_flight()]
-        return flags.count(False), flags.count(True)
+
+def _unwrap_remote(future: Future) -> tuple[Future, datetime | None]:
+    """What ``callback`` sees: the result of ``main``, even when it ran in another process."""
+    if future.cancelled() or future.exception() is not None or not isinstance(future.result(), RemoteOutcome):
+        return future, None
+    outcome: RemoteOutcome = future.result()
+    view: Future = Future()
+    view.set_running_or_notify_cancel()
+    if outcome.error is None:
+        view.set_result(outcome.result)
+    else:
+        view.set_exception(RemoteTaskError(outcome.error))
+    return view, outcome.start_time
 
 
 def task_detail(task: Task) -> dict:
@@ -287,38 +365,3 @@ def _checked_id(task_id: object) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise TypeError(f"a task_id must be a non-empty string, got {task_id!r}")
     return task_id
-
-
-def _choose_repository(collection: Any, repository: TaskRepository | None) -> TaskRepository:
-    if collection is not None and repository is not None:
-        raise TypeError("pass either collection (a pymongo Collection) or repository=, not both")
-    if isinstance(collection, TaskRepository):
-        return collection
-    if collection is not None:
-        from asynctask.adapters.mongo import MongoTaskRepository
-
-        return MongoTaskRepository(collection)
-    if repository is not None:
-        if not isinstance(repository, TaskRepository):
-            raise TypeError(f"repository must be a TaskRepository, got {type(repository).__name__}")
-        return repository
-    from asynctask.adapters.memory import InMemoryTaskRepository
-
-    warnings.warn(
-        "no collection or repository given: tasks are kept in memory and lost when the process ends",
-        InMemoryStoreWarning,
-        stacklevel=3,
-    )
-    return InMemoryTaskRepository()
-
-
-def _choose_executor(max_worker: int | None, executor: Executor | None, owner: str) -> tuple[Executor, bool]:
-    if executor is not None:
-        if max_worker is not None:
-            raise TypeError("pass either max_worker or executor, not both")
-        return executor, False
-    if max_worker is not None and (
-        isinstance(max_worker, bool) or not isinstance(max_worker, int) or max_worker < 1
-    ):
-        raise ValueError(f"max_worker must be a positive int, got {max_worker!r}")
-    return ThreadPoolExecutor(max_workers=max_worker, thread_name_prefix=owner), True

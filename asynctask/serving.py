@@ -37,6 +37,9 @@ class ServeOptions:
     threads: int = 8
     log_dir: str = "logs"
     max_worker: int | None = None
+    task_timeout: float = 4 * 3600
+    lease: float | None = 60.0
+    resume: bool = False
 
 
 def load_target(spec: str) -> type[AsyncTask]:
@@ -61,7 +64,12 @@ def load_target(spec: str) -> type[AsyncTask]:
 def build(options: ServeOptions) -> AsyncTask:
     """An instance of the target class on its store."""
     return options.target(
-        logger_dir=options.log_dir, max_worker=options.max_worker, repository=open_repository(options.store)
+        logger_dir=options.log_dir,
+        max_worker=options.max_worker,
+        repository=open_repository(options.store),
+        task_timeout=options.task_timeout,
+        lease=options.lease,
+        resume=options.resume,
     )
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from datetime import datetime
+
+from attrs import evolve
 
 from asynctask.adapters._json import copy_values
-from asynctask.core import Task, TaskRepository
+from asynctask.core import Task, TaskRepository, TaskStatus
 
 
 class InMemoryTaskRepository(TaskRepository):
@@ -38,6 +42,26 @@ class InMemoryTaskRepository(TaskRepository):
                 return False
             self._tasks[task.task_id] = task
             return True
+
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
+        """Heartbeat the running attempts, under one lock."""
+        with self._lock:
+            for task_id, attempt in attempts:
+                stored = self._tasks.get(task_id)
+                if stored is not None and stored.attempt == attempt and stored.status is TaskStatus.RUNNING:
+                    self._tasks[task_id] = evolve(stored, heartbeat_time=now)
+
+    def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
+        """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
+        with self._lock:
+            tasks = list(self._tasks.values())
+        stale = [
+            task
+            for task in tasks
+            if task.status is TaskStatus.RUNNING
+            and (task.heartbeat_time or task.submit_time) < heartbeat_before
+        ]
+        return [copy_values(task) for task in stale[:limit]]
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -7,6 +7,7 @@ library stay readable; fields AsyncTask does not own are kept as ``extra``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +20,7 @@ from asynctask.core import Task, TaskRepository, UnencodableValueError
 
 _CORE_FIELDS = (
     "task_id status params create_time update_time submit_time attempt version "
-    "result error start_time end_time"
+    "result error start_time end_time heartbeat_time"
 ).split()
 
 # What a document without times reads as: long finished.
@@ -59,6 +60,20 @@ class MongoTaskRepository(TaskRepository):
             {"task_id": task.task_id, "version": version}, {"$set": document}
         )
         return outcome.matched_count == 1
+
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
+        """Heartbeat the running attempts in one write."""
+        which = [{"task_id": task_id, "attempt": attempt} for task_id, attempt in attempts]
+        if which:
+            self.collection.update_many(
+                {"status": "running", "$or": which}, {"$set": {"heartbeat_time": now}}
+            )
+
+    def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
+        """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
+        stale = {"$or": [{"heartbeat_time": {"$lt": heartbeat_before}}, {"heartbeat_time": None}]}
+        documents = self.collection.find({"status": "running", **stale}, {"_id": 0}).limit(limit)
+        return [_from_document(document) for document in documents]
 
     def _encodable(self, task: Task) -> dict:
         # Encode before writing, so every driver (mongomock too) refuses the same values.
@@ -113,5 +128,6 @@ def _from_document(document: dict) -> Task:
         error=None if error in (None, "") else str(error),
         start_time=_aware(document.get("start_time")),
         end_time=_aware(document.get("end_time")),
+        heartbeat_time=_aware(document.get("heartbeat_time")),
         extra=extra,
     )

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 
 from asynctask.adapters._json import dumps
@@ -13,7 +14,7 @@ from asynctask.core import Task, TaskRepository
 
 _COLUMNS = (
     "task_id status params create_time update_time submit_time attempt version "
-    "result error start_time end_time extra"
+    "result error start_time end_time heartbeat_time extra"
 ).split()
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -29,11 +30,18 @@ CREATE TABLE IF NOT EXISTS tasks (
     error       TEXT,
     start_time  TEXT,
     end_time    TEXT,
+    heartbeat_time TEXT,
     extra       TEXT NOT NULL
-)
+);
+CREATE INDEX IF NOT EXISTS tasks_running_heartbeat ON tasks (heartbeat_time) WHERE status = 'running';
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE task_id = ?"
 _INSERT = f"INSERT OR IGNORE INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_TOUCH = "UPDATE tasks SET heartbeat_time = ? WHERE task_id = ? AND attempt = ? AND status = 'running'"
+_STALE = (
+    f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' "
+    "AND COALESCE(heartbeat_time, submit_time) < ? LIMIT ?"
+)
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE task_id = ? AND version = ?"
 
 
@@ -55,7 +63,7 @@ class SqliteTaskRepository(TaskRepository):
         self._connections: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         with self._connection() as connection:
-            connection.execute(_SCHEMA)
+            connection.executescript(_SCHEMA)
 
     def get(self, task_id: str) -> Task | None:
         """The stored task, or ``None``."""
@@ -72,6 +80,18 @@ class SqliteTaskRepository(TaskRepository):
         row = _to_row(task)
         cursor = self._connection().execute(_UPDATE, (*row[1:], task.task_id, expected_version))
         return cursor.rowcount == 1
+
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
+        """Heartbeat the running attempts in one transaction."""
+        beat = _time(now)
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(_TOUCH, [(beat, task_id, attempt) for task_id, attempt in attempts])
+
+    def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
+        """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
+        rows = self._connection().execute(_STALE, (_time(heartbeat_before), limit)).fetchall()
+        return [_from_row(row) for row in rows]
 
     def close(self) -> None:
         """Close every connection this repository opened."""
@@ -120,6 +140,7 @@ def _to_row(task: Task) -> tuple:
         task.error,
         _time(task.start_time),
         _time(task.end_time),
+        _time(task.heartbeat_time),
         dumps(task.extra, "extra fields"),
     )
 
@@ -128,6 +149,6 @@ def _from_row(row: tuple) -> Task:
     values = dict(zip(_COLUMNS, row, strict=True))
     for name in ("params", "result", "extra"):
         values[name] = json.loads(values[name])
-    for name in ("create_time", "update_time", "submit_time", "start_time", "end_time"):
+    for name in ("create_time", "update_time", "submit_time", "start_time", "end_time", "heartbeat_time"):
         values[name] = _parse_time(values[name])
     return Task(**values)

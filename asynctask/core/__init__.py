@@ -7,12 +7,13 @@ from asynctask.core.errors import (
     AsyncTaskError,
     IllegalTransitionError,
     InvalidParamsError,
+    OwnerLostError,
     StoreUnavailableError,
     SubmissionConflictError,
     TaskNotFoundError,
     UnencodableValueError,
 )
-from asynctask.core.lifecycle import Action, Decision, Reason, decide
+from asynctask.core.lifecycle import Action, Decision, Reason, decide, overdue_error
 from asynctask.core.policy import Policy, to_timedelta
 from asynctask.core.ports import TaskRepository
 from asynctask.core.status import TaskStatus
@@ -24,6 +25,7 @@ __all__ = [
     "Decision",
     "IllegalTransitionError",
     "InvalidParamsError",
+    "OwnerLostError",
     "Policy",
     "Reason",
     "StoreUnavailableError",
@@ -34,6 +36,7 @@ __all__ = [
     "TaskStatus",
     "UnencodableValueError",
     "decide",
+    "overdue_error",
     "to_timedelta",
     "utc",
 ]

@@ -37,3 +37,7 @@ class SubmissionConflictError(AsyncTaskError):
 
 class StoreUnavailableError(AsyncTaskError):
     """The store cannot be reached or refused to answer."""
+
+
+class OwnerLostError(AsyncTaskError):
+    """The process running a task stopped heartbeating: it was killed or its machine is gone."""

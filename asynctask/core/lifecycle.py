@@ -26,6 +26,7 @@ class Reason(str, Enum):
     NEW = "new"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    ORPHANED = "orphaned"
     EXPIRED = "expired"
     RUNNING = "running"
     FRESH = "fresh"
@@ -43,8 +44,10 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     """Decide whether a submission creates, resubmits or keeps the stored task.
 
     - no stored task: create;
-    - running: kept until ``task_timeout`` has passed since its submission,
-      then resubmitted as timed out (two live attempts never overlap before);
+    - running: kept until ``task_timeout`` has passed since its submission
+      (resubmitted as timed out), or until no heartbeat came for ``lease``
+      (resubmitted as orphaned: its owner is gone); two live attempts never
+      overlap before;
     - failed: resubmitted;
     - success: kept, unless ``rerun_time_limit`` has passed since its last
       update, then resubmitted as expired.
@@ -54,6 +57,8 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     if stored.status is TaskStatus.RUNNING:
         if now - stored.submit_time >= policy.task_timeout:
             return Decision(Action.RESUBMIT, Reason.TIMED_OUT)
+        if policy.lease is not None and now - (stored.heartbeat_time or stored.submit_time) > policy.lease:
+            return Decision(Action.RESUBMIT, Reason.ORPHANED)
         return Decision(Action.KEEP, Reason.RUNNING)
     if stored.status is TaskStatus.FAILED:
         return Decision(Action.RESUBMIT, Reason.FAILED)
@@ -61,3 +66,13 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     if limit is not None and now - stored.update_time > limit:
         return Decision(Action.RESUBMIT, Reason.EXPIRED)
     return Decision(Action.KEEP, Reason.FRESH)
+
+
+def overdue_error(reason: Reason, policy: Policy) -> str:
+    """The ``error`` of a running attempt ended for ``reason``: ``ExcType: message``."""
+    if reason is Reason.TIMED_OUT:
+        return f"TimeoutError: the task ran longer than task_timeout ({policy.task_timeout})"
+    return (
+        "asynctask.core.errors.OwnerLostError: no heartbeat from the process running the task "
+        f"for longer than the lease ({policy.lease}); that process stopped or its machine is gone"
+    )

@@ -34,12 +34,23 @@ def _rerun_time_limit(value: object) -> timedelta | None:
     return None if value is None else to_timedelta(value, "rerun_time_limit")
 
 
+def _lease(value: object) -> timedelta | None:
+    return None if value is None else to_timedelta(value, "lease")
+
+
 DEFAULT_TASK_TIMEOUT = timedelta(hours=4)
+DEFAULT_LEASE = timedelta(seconds=60)
 
 
 @frozen
 class Policy:
-    """``task_timeout`` re-opens running tasks; ``rerun_time_limit`` finished ones."""
+    """When tasks are re-opened.
+
+    ``task_timeout`` (from submission) and ``lease`` (since the owner's last
+    heartbeat; ``None`` disables it) re-open running tasks;
+    ``rerun_time_limit`` re-opens finished ones.
+    """
 
     task_timeout: timedelta = field(default=DEFAULT_TASK_TIMEOUT, converter=_task_timeout)
     rerun_time_limit: timedelta | None = field(default=None, converter=_rerun_time_limit)
+    lease: timedelta | None = field(default=DEFAULT_LEASE, converter=_lease)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
+from datetime import datetime
 
+from attrs import evolve
+
+from asynctask.core.status import TaskStatus
 from asynctask.core.task import Task
 
 
@@ -31,6 +36,21 @@ class TaskRepository(abc.ABC):
         ``False`` (and nothing written) when the task is missing or its version
         has moved on: the caller re-reads and decides again.
         """
+
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
+        """Heartbeat: set ``heartbeat_time`` of each running ``(task_id, attempt)`` to ``now``.
+
+        Finished or superseded attempts are left alone; ``version`` does not
+        change. Stores that can do it in one write override this loop.
+        """
+        for task_id, attempt in attempts:
+            stored = self.get(task_id)
+            if stored is not None and stored.attempt == attempt and stored.status is TaskStatus.RUNNING:
+                self.replace(evolve(stored, heartbeat_time=now), stored.version)
+
+    def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
+        """Running tasks whose last heartbeat is older than ``heartbeat_before`` (for ``resume``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list tasks, so it cannot resume them")
 
     def close(self) -> None:  # noqa: B027 - optional, with a default that does nothing
         """Release connections or files; the default has none."""

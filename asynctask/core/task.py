@@ -32,6 +32,7 @@ MANAGED_FIELDS = frozenset(
         "submit_time",
         "start_time",
         "end_time",
+        "heartbeat_time",
         "attempt",
         "version",
         "extra",
@@ -61,7 +62,9 @@ class Task:
     """One task as stored: its params, where it is in its lifecycle, and its outcome.
 
     ``attempt`` grows with each (re)submission and fences late results;
-    ``version`` grows with each change and is what compare-and-set compares.
+    ``version`` grows with each change and is what compare-and-set compares;
+    ``heartbeat_time`` is the last sign of life of the process that owns a
+    running attempt (heartbeats do not change ``version``).
     """
 
     task_id: str = field(validator=_task_id)
@@ -76,12 +79,13 @@ class Task:
     error: str | None = None
     start_time: datetime | None = field(default=None, converter=_optional_utc)
     end_time: datetime | None = field(default=None, converter=_optional_utc)
+    heartbeat_time: datetime | None = field(default=None, converter=_optional_utc)
     extra: dict = field(factory=dict, converter=dict)
 
     @classmethod
     def submitted(cls, task_id: str, params: Mapping, now: datetime) -> Task:
         """A new task, running from this submission on."""
-        return cls(task_id, RUNNING, params, now, now, now)
+        return cls(task_id, RUNNING, params, now, now, now, heartbeat_time=now)
 
     def resubmitted(self, now: datetime, params: Mapping | None = None) -> Task:
         """A new attempt of this task: running again, with no trace of the last outcome."""
@@ -96,6 +100,7 @@ class Task:
             error=None,
             start_time=None,
             end_time=None,
+            heartbeat_time=now,
         )
 
     def started(self, now: datetime) -> Task:

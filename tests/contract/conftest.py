@@ -128,6 +128,7 @@ def make_task(**overrides: Any) -> Task:
         "submit_time": T0 + timedelta(milliseconds=1500),
         "start_time": T0 + timedelta(milliseconds=2001),
         "end_time": T0 + timedelta(seconds=4, milliseconds=999),
+        "heartbeat_time": T0 + timedelta(seconds=3, milliseconds=250),
         "attempt": 2,
         "version": 5,
         "result": {"total": 42, "items": [1, 2.5, None, "x", False], "empty": {}},

@@ -1,6 +1,7 @@
 """A task class the command-line tests serve in subprocesses."""
 
 import os
+import time
 import uuid
 
 from asynctask import AsyncTask
@@ -9,13 +10,17 @@ from asynctask import AsyncTask
 class Recorder(AsyncTask):
     """Leaves one file per run of main in $RECORDER_DIR, so tests can count runs across processes."""
 
-    def get_task_id(self, word, fail=False):
+    def get_task_id(self, word, fail=False, hold=""):
         return f"word-{word}"
 
-    def main(self, word, fail=False, logger=None):
+    def main(self, word, fail=False, hold="", logger=None):
+        """Record the run; then, while the file ``hold`` exists, wait (at most 30 s)."""
         runs = os.environ["RECORDER_DIR"]
         with open(os.path.join(runs, f"{word}-{os.getpid()}-{uuid.uuid4().hex}"), "w") as mark:
             mark.write(word)
+        deadline = time.monotonic() + 30
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if fail:
             raise RuntimeError(f"{word} failed on purpose")
         return {"upper": word.upper(), "pid": os.getpid()}

@@ -1,6 +1,8 @@
 """Task classes the service tests serve."""
 
+import os
 import threading
+import uuid
 
 from asynctask import AsyncTask
 
@@ -23,3 +25,25 @@ class Counter(AsyncTask):
         if fail:
             raise ValueError(f"{name} failed on purpose")
         return {"name": name, "value": value} if value is None else value
+
+
+class Worker(AsyncTask):
+    """Loads a "model" in ``setup`` (leaving a mark per load) and squares numbers with it."""
+
+    def __init__(self, *args, marks_dir, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.marks_dir = str(marks_dir)
+
+    def setup(self):
+        with open(os.path.join(self.marks_dir, f"setup-{os.getpid()}-{uuid.uuid4().hex}"), "w"):
+            pass
+        self.model = {"loaded_in": os.getpid()}
+
+    def get_task_id(self, n, fail=False):
+        return f"w-{n}"
+
+    def main(self, n, fail=False, logger=None):
+        logger.info("working on %s", n)
+        if fail:
+            raise ValueError(f"{n} failed on purpose")
+        return {"square": n * n, "pid": os.getpid(), "model_pid": self.model["loaded_in"]}

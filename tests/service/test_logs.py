@@ -98,10 +98,10 @@ def test_each_service_writes_queue_lines_to_its_own_file(make_service, executor,
     first.run(name="w1")
     first.run(name="w2")
     second.run(name="w3")
-    assert first._monitor.tick() == "waiting: 2, running: 0"
-    second._monitor.tick()
+    assert first.write_queue_line() == "waiting: 2, running: 0"
+    second.write_queue_line()
     executor.run_all()
-    assert first._monitor.tick() == "waiting: 0, running: 0"
+    assert first.write_queue_line() == "waiting: 0, running: 0"
     first_lines = (tmp_path / "logs" / MONITOR_FILE).read_text().splitlines()
     second_lines = (tmp_path / "other" / MONITOR_FILE).read_text().splitlines()
     assert [line.split(" - ")[-1] for line in first_lines] == [
@@ -112,9 +112,9 @@ def test_each_service_writes_queue_lines_to_its_own_file(make_service, executor,
     second.shutdown()
 
 
-def test_shutdown_stops_the_monitor_thread(service):
+def test_shutdown_stops_the_supervisor_thread(service):
     service.run(name="m")
-    thread = service._monitor._thread
+    thread = service._supervisor._thread
     assert thread.is_alive()
     service.shutdown()
     assert not thread.is_alive()

@@ -41,7 +41,7 @@ def test_a_late_result_of_a_superseded_attempt_is_dropped(make_service, executor
     worker.join()
     detail = service.retrieve("task-g")
     assert (detail["status"], detail["attempt"], detail["result"]) == ("success", 2, "result of attempt 2")
-    assert "dropped the late result of task task-g attempt 1" in caplog.text
+    assert "dropped the result of task task-g attempt 1" in caplog.text
 
 
 def test_an_attempt_superseded_before_it_started_does_not_run(make_service, executor, clock):

@@ -116,7 +116,7 @@ def test_a_success_older_than_rerun_time_limit_is_rerun(make_service, executor, 
 
 
 def test_rerun_time_limit_does_not_reopen_a_running_task(make_service, executor, clock):
-    service = make_service(rerun_time_limit=1, task_timeout=3600)
+    service = make_service(rerun_time_limit=1, task_timeout=3600, lease=None)
     service.run(name="a")
     clock.advance(seconds=600)
     service.run(name="a")

@@ -1,0 +1,125 @@
+"""Writing the outcome of an attempt to the store: fenced, and retried while the store is down."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from attrs import define
+
+from asynctask.core import SubmissionConflictError, Task, TaskRepository, UnencodableValueError
+from asynctask.execution import format_error
+
+_log = logging.getLogger("asynctask")
+#: How many lost compare-and-set races a write tolerates before giving up.
+MAX_RACES = 100
+
+#: A change of a running task: ``change(stored, now) -> new task``.
+Change = Callable[[Task, datetime], Task]
+
+
+@define
+class _Unwritten:
+    task_id: str
+    attempt: int | None
+    change: Change
+    what: str
+    first_failure: datetime
+    next_try: datetime
+    delay: timedelta
+
+
+class Recorder:
+    """Applies changes to the attempt that ran, and keeps the ones the store refused for later."""
+
+    def __init__(
+        self,
+        repository: TaskRepository,
+        clock: Callable[[], datetime],
+        *,
+        retry_for: timedelta = timedelta(minutes=10),
+        first_delay: timedelta = timedelta(seconds=0.5),
+        max_delay: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.repository = repository
+        self.clock = clock
+        self.retry_for, self.first_delay, self.max_delay = retry_for, first_delay, max_delay
+        self._unwritten: list[_Unwritten] = []
+        self._lock = threading.Lock()
+
+    def change_attempt(self, task_id: str, attempt: int | None, change: Change) -> Task | None:
+        """Apply ``change`` if ``attempt`` is still the running attempt; ``None`` when fenced off."""
+        for _ in range(MAX_RACES):
+            stored = self.repository.get(task_id)
+            if stored is None or stored.status.finished:
+                return None
+            if attempt is not None and stored.attempt != attempt:
+                return None
+            task = change(stored, self.clock())
+            if self.repository.replace(task, stored.version):
+                return task
+        raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
+
+    def record(self, task_id: str, attempt: int | None, change: Change, what: str) -> None:
+        """Write how an attempt ended; a store fault queues the write for ``retry_due``."""
+        try:
+            self._write(task_id, attempt, change, what)
+        except Exception as exc:  # the store is down or failing: keep the outcome, retry later
+            now = self.clock()
+            _log.warning(
+                "could not record %s of task %s attempt %s, will retry: %s", what, task_id, attempt, exc
+            )
+            with self._lock:
+                self._unwritten.append(
+                    _Unwritten(task_id, attempt, change, what, now, now + self.first_delay, self.first_delay)
+                )
+
+    def retry_due(self) -> None:
+        """Retry the queued writes that are due; give up loudly after ``retry_for``."""
+        now = self.clock()
+        with self._lock:
+            due = [item for item in self._unwritten if item.next_try <= now]
+            self._unwritten = [item for item in self._unwritten if item.next_try > now]
+        for item in due:
+            try:
+                self._write(item.task_id, item.attempt, item.change, item.what)
+                _log.info(
+                    "recorded %s of task %s attempt %s after a store fault",
+                    item.what,
+                    item.task_id,
+                    item.attempt,
+                )
+            except Exception as exc:
+                self._reschedule(item, now, exc)
+
+    @property
+    def unwritten(self) -> int:
+        """How many outcomes wait for the store to come back."""
+        with self._lock:
+            return len(self._unwritten)
+
+    def _reschedule(self, item: _Unwritten, now: datetime, exc: Exception) -> None:
+        if now - item.first_failure >= self.retry_for:
+            _log.error(
+                "GAVE UP recording %s of task %s attempt %s after %s of store faults (last: %s); "
+                "the task stays running in the store until its lease or task_timeout ends it",
+                item.what, item.task_id, item.attempt, now - item.first_failure, exc,
+            )  # fmt: skip
+            return
+        item.delay = min(item.delay * 2, self.max_delay)
+        item.next_try = now + item.delay
+        with self._lock:
+            self._unwritten.append(item)
+
+    def _write(self, task_id: str, attempt: int | None, change: Change, what: str) -> None:
+        try:
+            written = self.change_attempt(task_id, attempt, change)
+        except UnencodableValueError as exc:
+            error = format_error(exc, with_traceback=False)
+            written = self.change_attempt(task_id, attempt, lambda t, now: t.failed(error, now))
+        if written is None:
+            _log.warning(
+                "dropped %s of task %s attempt %s: the attempt is over or superseded", what, task_id, attempt
+            )

@@ -1,0 +1,83 @@
+"""One thread per service: heartbeats, timeouts, store retries, resume, the queue line."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from asynctask.core import Reason, overdue_error
+
+if TYPE_CHECKING:
+    from asynctask.service import AsyncTask
+
+_log = logging.getLogger("asynctask")
+
+
+class Supervisor:
+    """Every ``interval`` seconds, keeps the service's in-flight tasks honest in the store."""
+
+    def __init__(self, service: AsyncTask, interval: float, monitor_interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self.monitor_interval = monitor_interval
+        self._last_line = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        with self._start_lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._loop, name=f"asynctask-supervisor-{type(self.service).__name__}", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after its current tick."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def tick(self) -> None:
+        """One round: heartbeat, time out, retry refused writes, resume orphans, write the queue line."""
+        for step in (self.heartbeat, self.time_out, self.service.recorder.retry_due, self.resume):
+            try:
+                step()
+            except Exception:
+                _log.exception("supervisor step %s failed", step.__name__)
+        if time.monotonic() - self._last_line >= self.monitor_interval:
+            self._last_line = time.monotonic()
+            self.service.write_queue_line()
+
+    def heartbeat(self) -> None:
+        """One batched write: every attempt in flight here is alive."""
+        attempts = [(item.task_id, item.attempt) for item in self.service.in_flight_items()]
+        if attempts and self.service.policy.lease is not None:
+            self.service.repository.touch(attempts, self.service.clock())
+
+    def time_out(self) -> None:
+        """Fail the attempts past ``task_timeout`` and cancel them where the executor can."""
+        policy, now = self.service.policy, self.service.clock()
+        error = overdue_error(Reason.TIMED_OUT, policy)
+        for item in self.service.in_flight_items():
+            if now - item.submit_time >= policy.task_timeout and not item.timed_out:
+                item.timed_out = True
+                self.service.recorder.record(
+                    item.task_id, item.attempt, lambda t, at: t.failed(error, at), "timeout"
+                )
+                item.future.cancel()
+
+    def resume(self) -> None:
+        """With ``resume=True``: rerun running tasks whose owner stopped heartbeating."""
+        policy = self.service.policy
+        if self.service.resume and policy.lease is not None:
+            for task in self.service.repository.stale_running(self.service.clock() - policy.lease):
+                self.service.resume_task(task.task_id)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()

@@ -1,0 +1,69 @@
+"""A server killed while its tasks run: they read as failed after the lease, and resume reruns each once."""
+
+import signal
+import time
+
+import pytest
+
+from tests.e2e.server import ROOT, Server, request
+
+TARGET = "tests.e2e.sample_app:Recorder"
+LEASE = "0.3"
+WORDS = ["alpha", "beta", "gamma"]
+
+
+@pytest.fixture
+def killed_with_tasks_running(tmp_path):
+    """A server on SQLite SIGKILLed while three tasks wait on a hold file; returns a way to serve again."""
+    runs, hold = tmp_path / "runs", tmp_path / "hold"
+    runs.mkdir()
+    hold.touch()
+
+    def serve(*extra):
+        args = [
+            "serve",
+            TARGET,
+            "--store",
+            f"sqlite:///{tmp_path / 'tasks.db'}",
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ]
+        return Server([*args, "--lease", LEASE, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)})
+
+    server = serve()
+    for word in WORDS:
+        request("POST", f"{server.base}/api", {"data": {"word": word, "hold": str(hold)}})
+    deadline = time.monotonic() + 20
+    while len(list(runs.iterdir())) < len(WORDS) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(list(runs.iterdir())) == len(WORDS)  # all three are running
+    server.stop(signal.SIGKILL)
+    hold.unlink()
+    return serve, runs
+
+
+def test_tasks_of_a_killed_server_read_as_failed_once_the_lease_is_over(killed_with_tasks_running):
+    serve, runs = killed_with_tasks_running
+    time.sleep(float(LEASE) + 0.1)
+    server = serve()
+    try:
+        for word in WORDS:
+            code, answer = request("GET", f"{server.base}/api?task_id=word-{word}")
+            assert code == 200 and answer["data"]["status"] == "failed"
+            assert "OwnerLostError: no heartbeat" in answer["data"]["error"]
+    finally:
+        server.stop(signal.SIGTERM)
+    assert len(list(runs.iterdir())) == len(WORDS)
+
+
+def test_a_resuming_server_reruns_each_lost_task_exactly_once(killed_with_tasks_running):
+    serve, runs = killed_with_tasks_running
+    server = serve("--resume", "--workers", "2")
+    try:
+        for word in WORDS:
+            detail = server.wait_status(f"word-{word}")
+            assert (detail["status"], detail["attempt"]) == ("success", 2)
+    finally:
+        server.stop(signal.SIGTERM)
+    for word in WORDS:
+        assert len(list(runs.glob(f"{word}-*"))) == 2  # the killed run and one rerun
