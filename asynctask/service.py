@@ -110,8 +110,7 @@ class AsyncTask:
         self._inflight: dict[Future, InFlight] = {}
         self._inflight_changed = threading.Condition()
         self._queue_log = QueueLog(owner, self.logger_dir)
-        interval = self.policy.lease.total_seconds() / 4 if self.policy.lease else 5.0
-        self._supervisor = Supervisor(self, min(interval, monitor_interval), monitor_interval)
+        self._supervisor = Supervisor(self, _supervise_every(self.policy, monitor_interval), monitor_interval)
         if resume:
             self._supervisor.start()
 
@@ -321,6 +320,14 @@ class AsyncTask:
             result = future.result()
             change = _ended(lambda t, now: t.succeeded(result, now), start_time)
         self.recorder.record(task_id, attempt, change, "the result")
+
+
+def _supervise_every(policy: Policy, monitor_interval: float) -> float:
+    """Seconds between supervisor rounds: often enough for the lease and the timeout to mean something."""
+    periods = [policy.task_timeout.total_seconds() / 4, monitor_interval, 15.0]
+    if policy.lease is not None:
+        periods.append(policy.lease.total_seconds() / 4)
+    return max(min(periods), 0.01)
 
 
 def _ended(change: Callable, start_time: datetime | None) -> Callable:
