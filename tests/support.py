@@ -48,3 +48,22 @@ class ManualExecutor(Executor):
             self.run_next()
             count += 1
         return count
+
+
+def race(count: int, action) -> list:
+    """Run ``action(index)`` in ``count`` threads released together; their results by index."""
+    import threading
+
+    barrier = threading.Barrier(count, timeout=30)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = action(index)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -73,3 +73,12 @@ class Server:
             self.process.send_signal(signal_number)
         output, _ = self.process.communicate(timeout=30)
         return output
+
+
+def serve_recorder(tmp_path: Path, *extra: str) -> tuple[Server, Path]:
+    """``asynctask serve`` of the sample Recorder on SQLite in ``tmp_path``, and its folder of run marks."""
+    runs = tmp_path / "runs"
+    runs.mkdir(exist_ok=True)
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    args = ["serve", "tests.e2e.sample_app:Recorder", "--store", store, "--log-dir", str(tmp_path / "logs")]
+    return Server([*args, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)}), runs

@@ -3,27 +3,11 @@
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.server import ROOT, Server, request
-
-TARGET = "tests.e2e.sample_app:Recorder"
-
-
-def serve(tmp_path, *extra):
-    runs = tmp_path / "runs"
-    runs.mkdir(exist_ok=True)
-    args = [
-        "serve",
-        TARGET,
-        "--store",
-        f"sqlite:///{tmp_path / 'tasks.db'}",
-        "--log-dir",
-        str(tmp_path / "logs"),
-    ]
-    return Server([*args, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)}), runs
+from tests.e2e.server import request, serve_recorder
 
 
 def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path):
-    server, runs = serve(tmp_path, "--workers", "3", "--threads", "4")
+    server, runs = serve_recorder(tmp_path, "--workers", "3", "--threads", "4")
     try:
         with ThreadPoolExecutor(30) as pool:
             answers = list(
@@ -42,7 +26,7 @@ def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path
 
 
 def test_a_finished_result_survives_a_killed_server(tmp_path):
-    server, _ = serve(tmp_path)
+    server, _ = serve_recorder(tmp_path)
     try:
         request("POST", f"{server.base}/api", {"data": {"word": "durable"}})
         before = server.wait_status("word-durable")
@@ -50,7 +34,7 @@ def test_a_finished_result_survives_a_killed_server(tmp_path):
         server.stop(signal.SIGKILL)
     assert server.process.returncode == -signal.SIGKILL
 
-    again, runs = serve(tmp_path)
+    again, runs = serve_recorder(tmp_path)
     try:
         code, answer = request("GET", f"{again.base}/api?task_id=word-durable")
         assert code == 200 and answer["data"] == before

@@ -5,9 +5,8 @@ import time
 
 import pytest
 
-from tests.e2e.server import ROOT, Server, request
+from tests.e2e.server import request, serve_recorder
 
-TARGET = "tests.e2e.sample_app:Recorder"
 LEASE = "0.3"
 WORDS = ["alpha", "beta", "gamma"]
 
@@ -15,21 +14,13 @@ WORDS = ["alpha", "beta", "gamma"]
 @pytest.fixture
 def killed_with_tasks_running(tmp_path):
     """A server on SQLite SIGKILLed while three tasks wait on a hold file; returns a way to serve again."""
-    runs, hold = tmp_path / "runs", tmp_path / "hold"
-    runs.mkdir()
+    hold = tmp_path / "hold"
     hold.touch()
 
     def serve(*extra):
-        args = [
-            "serve",
-            TARGET,
-            "--store",
-            f"sqlite:///{tmp_path / 'tasks.db'}",
-            "--log-dir",
-            str(tmp_path / "logs"),
-        ]
-        return Server([*args, "--lease", LEASE, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)})
+        return serve_recorder(tmp_path, "--lease", LEASE, *extra)[0]
 
+    runs = tmp_path / "runs"
     server = serve()
     for word in WORDS:
         request("POST", f"{server.base}/api", {"data": {"word": word, "hold": str(hold)}})

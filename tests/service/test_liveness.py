@@ -7,7 +7,7 @@ import pytest
 
 from asynctask import InMemoryTaskRepository, Task
 from tests.service.test_outcomes import Gated
-from tests.support import T0
+from tests.support import T0, ManualExecutor, race
 
 
 def test_a_task_past_task_timeout_is_failed_with_a_timeout_error_and_cancelled(make_service, executor, clock):
@@ -74,17 +74,11 @@ def test_a_new_submission_reruns_an_orphaned_task(make_service, repository, exec
 def test_with_resume_exactly_one_of_two_live_services_reruns_an_orphaned_task(
     make_service, contended_repository, clock
 ):
-    from tests.support import ManualExecutor
-
     contended_repository.insert(Task.submitted("task-orphan", {"name": "orphan"}, T0))
     executors = [ManualExecutor(), ManualExecutor()]
     services = [make_service(repository=contended_repository, executor=e, resume=True) for e in executors]
     clock.advance(seconds=61)
-    threads = [threading.Thread(target=s._supervisor.tick) for s in services]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(2, lambda index: services[index]._supervisor.tick())
     assert sum(e.run_all() for e in executors) == 1
     assert sum(len(s.calls) for s in services) == 1
     detail = services[0].retrieve("task-orphan")

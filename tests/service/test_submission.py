@@ -1,12 +1,10 @@
 """Submitting, deduplicating and rerunning tasks."""
 
-import threading
-
 import pytest
 
 from asynctask import InvalidParamsError, TaskNotFoundError
 from tests.service.apps import Counter
-from tests.support import ManualExecutor
+from tests.support import ManualExecutor, race
 
 
 def test_a_submitted_task_is_running_until_the_executor_runs_it(service, executor, clock):
@@ -31,17 +29,7 @@ def test_identical_submissions_run_main_once(service, executor):
 
 def test_sixteen_threads_submitting_one_task_run_main_once(make_service, executor, contended_repository):
     service = make_service(repository=contended_repository)
-    barrier = threading.Barrier(16)
-
-    def submit():
-        barrier.wait()
-        service.run(name="same")
-
-    threads = [threading.Thread(target=submit) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert race(16, lambda _: service.run(name="same")) == ["task-same"] * 16
     assert executor.run_all() == 1
     assert len(service.calls) == 1
 
@@ -49,17 +37,7 @@ def test_sixteen_threads_submitting_one_task_run_main_once(make_service, executo
 def test_two_services_sharing_a_store_run_main_once(make_service, contended_repository):
     executors = [ManualExecutor(), ManualExecutor()]
     services = [make_service(executor=e, repository=contended_repository) for e in executors]
-    barrier = threading.Barrier(8)
-
-    def submit(i):
-        barrier.wait()
-        services[i % 2].run(name="shared")
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(8, lambda index: services[index % 2].run(name="shared"))
     assert sum(e.run_all() for e in executors) == 1
     assert sum(len(s.calls) for s in services) == 1
 
