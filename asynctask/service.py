@@ -181,11 +181,11 @@ class AsyncTask:
                 return
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 
-    def app(self, endpoint: str = "/api"):
-        """A ``flask.Flask`` app serving this task at ``endpoint``."""
+    def app(self, endpoint: str = "/api", **options: Any):
+        """A ``flask.Flask`` app serving this task at ``endpoint`` (option: ``max_content_length``)."""
         from asynctask.http import create_app
 
-        return create_app(self, endpoint)
+        return create_app(self, endpoint, **options)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every attempt submitted here is recorded; ``False`` on timeout."""

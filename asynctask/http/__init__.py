@@ -1,5 +1,13 @@
-"""The Flask side of AsyncTask: app factory, routes, envelope and errors."""
+"""The Flask side of AsyncTask: app factory, blueprint, envelope, validation and the OpenAPI document."""
 
 from asynctask.http.app import create_app
+from asynctask.http.envelope import ApiError
+from asynctask.http.routes import DEFAULT_MAX_CONTENT_LENGTH, register_error_handlers, task_blueprint
 
-__all__ = ["create_app"]
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "ApiError",
+    "create_app",
+    "register_error_handlers",
+    "task_blueprint",
+]

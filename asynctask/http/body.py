@@ -1,0 +1,141 @@
+"""Reading a request's JSON strictly: the right content type, standard JSON, sane values."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import request
+
+from asynctask.http.envelope import ApiError, detail
+
+#: The largest and smallest integers accepted: what every store (BSON int64 included) holds.
+INT_MAX, INT_MIN = 2**63 - 1, -(2**63)
+#: How deeply arrays and objects may nest in a body.
+MAX_DEPTH = 64
+JSON_TYPE_HINT = (
+    "send Content-Type: application/json (with curl: -H 'Content-Type: application/json', or --json)"
+)
+
+
+class _Refused(ValueError):
+    """A JSON text that parses but that the API does not accept."""
+
+    def __init__(self, problem: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def read_object(shape: str) -> dict | None:
+    """The request body as a JSON object, ``None`` when there is no body; ``shape`` names what is expected."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    if not request.is_json:
+        got = request.mimetype or "no Content-Type"
+        message = f"the body must be JSON, got {got}; {JSON_TYPE_HINT}"
+        raise ApiError(
+            415,
+            message,
+            [detail("Content-Type", "unsupported", message, expected="application/json", got=got)],
+        )
+    body = strict_loads(raw)
+    if not isinstance(body, dict):
+        message = f"the body must be a JSON object {shape}, got {_json_name(body)}"
+        raise ApiError(400, message, [detail("body", "not_an_object", message)])
+    return body
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """Standard JSON only: no NaN/Infinity, no duplicate keys, 64-bit integers, bounded nesting."""
+    try:
+        value = json.loads(
+            raw,
+            parse_constant=_refuse_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except _Refused as exc:
+        raise _invalid(exc.problem, str(exc)) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _invalid("invalid_json", f"the body is not valid JSON: {exc}") from None
+    _check_values(value)
+    return value
+
+
+def task_id_problem(value: Any, field: str) -> ApiError | None:
+    """The error for a ``task_id`` that is not a non-empty string, or ``None`` for a good one."""
+    if isinstance(value, str) and value:
+        return None
+    got = "an empty string" if value == "" else _json_name(value)
+    message = f"{field} must be a non-empty string, got {got}"
+    return ApiError(400, message, [detail(field, "not_a_string" if value != "" else "empty", message)])
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused("non_standard_number", f"{name} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text) if len(text) <= 20 else None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        raise _Refused("out_of_range", f"the integer {text[:30]} is outside the signed 64-bit range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("out_of_range", f"the number {text[:30]} is too large for a double")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _Refused("duplicate_key", f"the key {key!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _check_values(value: Any) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH`` and strings that are not valid Unicode (lone surrogates)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid(
+            "invalid_unicode", "a string holds a lone surrogate (\\ud800-\\udfff escape)"
+        ) from None
+
+
+def _invalid(problem: str, message: str) -> ApiError:
+    return ApiError(400, message, [detail("body", problem, message)])
+
+
+def _too_deep() -> ApiError:
+    return _invalid("too_deep", f"the body nests arrays and objects more than {MAX_DEPTH} levels deep")
+
+
+def _json_name(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")

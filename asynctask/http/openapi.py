@@ -1,0 +1,169 @@
+"""The OpenAPI 3.1 document of one task endpoint, generated from ``main``'s signature and docstring."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from asynctask.http.docstring import parse_docstring
+from asynctask.params import MainParams
+
+OPENAPI_VERSION = "3.1.0"
+_REF = "#/components/schemas/"
+#: The error answers: status code, component name, description.
+_ERRORS = {
+    "400": (
+        "BadRequest",
+        "Invalid JSON, a body of the wrong shape, params main does not accept, a bad task_id",
+    ),
+    "404": ("NotFound", "No task with this task_id"),
+    "413": ("TooLarge", "The body is larger than the limit"),
+    "415": ("UnsupportedMediaType", "A body was sent with a Content-Type other than application/json"),
+    "500": ("ServerError", "A fault in the server; the details are in the server's log only"),
+}
+_TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
+
+
+def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
+    """The OpenAPI 3.1 document describing submit (POST) and status (GET) at ``endpoint``."""
+    owner = type(service).__name__
+    doc = parse_docstring(service.main.__doc__)  # its own docstring, not the one of AsyncTask.main
+    summary = doc.summary or f"Run {owner}.main"
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": owner,
+            "version": "1",
+            "summary": summary,
+            "description": doc.description or inspect.cleandoc(type(service).__doc__ or ""),
+        },
+        "paths": {endpoint: {"post": _submit_operation(summary), "get": _status_operation(owner)}},
+        "components": {
+            "schemas": _schemas(params.json_schema(doc.params)),
+            "responses": _error_responses(),
+        },
+    }
+
+
+def _submit_operation(summary: str) -> dict:
+    return {
+        "operationId": "submit",
+        "summary": summary,
+        "description": (
+            "Validates the params against `main` before anything is stored, then submits the task "
+            "(identical submissions share a task id and run once) and answers its detail at once. "
+            '`{"data": {"task_id": ID}}` alone reruns a stored task with its stored params.'
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF + "SubmitRequest"}}},
+        },
+        "responses": {
+            "200": _task_answer("The task's detail"),
+            **_error_refs("400", "404", "413", "415", "500"),
+        },
+    }
+
+
+def _status_operation(owner: str) -> dict:
+    return {
+        "operationId": "status",
+        "summary": f"The status, result and error of a {owner} task",
+        "description": 'The task_id may also come in a JSON body: `{"task_id": ID}`.',
+        "parameters": [
+            {
+                "name": "task_id",
+                "in": "query",
+                "required": True,
+                "description": "The id a submission answered",
+                "schema": {"type": "string", "minLength": 1},
+            }
+        ],
+        "responses": {
+            "200": _task_answer("The task's detail"),
+            **_error_refs("400", "404", "413", "415", "500"),
+        },
+    }
+
+
+def _schemas(params_schema: dict) -> dict:
+    submit_data = {
+        **params_schema,
+        "properties": {**params_schema["properties"], "task_id": _task_id("Submit under this id")},
+    }
+    rerun = {"type": "object", "properties": {"task_id": _task_id("Rerun this stored task")}}
+    rerun.update(required=["task_id"], additionalProperties=False)
+    return {
+        "Params": params_schema,
+        "SubmitRequest": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"anyOf": [submit_data, rerun]}},
+        },
+        "TaskDetail": _task_detail_schema(),
+        "Envelope": _envelope({"$ref": _REF + "TaskDetail"}, "ok", {"maxItems": 0}),
+        "ErrorEnvelope": _envelope({"type": "null"}, "error", {"items": {"$ref": _REF + "ErrorDetail"}}),
+        "ErrorDetail": {
+            "type": "object",
+            "description": "What was wrong: `param` or `field`, a `problem` word, a `message`, and more",
+            "required": ["problem", "message"],
+            "properties": {
+                "param": {"type": "string", "description": "The param of `main` concerned"},
+                "field": {"type": "string", "description": "The part of the request concerned"},
+                "problem": {"type": "string", "examples": ["missing", "unexpected", "type", "invalid_json"]},
+                "message": {"type": "string"},
+                "expected": {"type": "string", "description": "The JSON type the param's hint asks for"},
+            },
+        },
+    }
+
+
+def _task_detail_schema() -> dict:
+    return {
+        "type": "object",
+        "required": ["task_id", "status"],
+        "properties": {
+            "task_id": {"type": "string"},
+            "status": {"enum": ["running", "success", "failed"]},
+            "result": {"description": "What main returned (null until it succeeds)"},
+            "error": {"type": ["string", "null"], "description": "The traceback text of a failed task"},
+            "create_time": _TIME,
+            "update_time": _TIME,
+            "start_time": {**_TIME, "description": "ISO 8601, UTC; null while queued"},
+            "end_time": _TIME,
+            "attempt": {"type": "integer", "minimum": 1},
+        },
+    }
+
+
+def _envelope(data: dict, status: str, error_data: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["status", "data", "error_data", "error_msg"],
+        "properties": {
+            "status": {"const": status},
+            "data": data,
+            "error_data": {"type": "array", **error_data},
+            "error_msg": {"type": "string"},
+        },
+    }
+
+
+def _task_id(description: str) -> dict:
+    return {"type": "string", "minLength": 1, "description": description}
+
+
+def _task_answer(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": _REF + "Envelope"}}},
+    }
+
+
+def _error_responses() -> dict:
+    schema = {"application/json": {"schema": {"$ref": _REF + "ErrorEnvelope"}}}
+    return {name: {"description": text, "content": schema} for name, text in _ERRORS.values()}
+
+
+def _error_refs(*codes: str) -> dict:
+    return {code: {"$ref": f"#/components/responses/{_ERRORS[code][0]}"} for code in codes}

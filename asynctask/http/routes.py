@@ -1,0 +1,134 @@
+"""The task routes of one service, as a Blueprint: submit, status and the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from asynctask.core import AsyncTaskError, TaskNotFoundError
+from asynctask.http.body import read_object, task_id_problem
+from asynctask.http.encoding import dumps
+from asynctask.http.envelope import (
+    ApiError,
+    api_error_answer,
+    detail,
+    http_error_answer,
+    ok,
+    server_error_answer,
+    service_error_answer,
+)
+from asynctask.http.openapi import openapi_document
+from asynctask.params import MainParams
+
+#: The default limit of a request body: 1 MiB.
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+SUBMIT_SHAPE = '{"data": {params}}'
+_MISSING = object()
+
+
+def task_blueprint(
+    service: Any, endpoint: str = "/api", *, max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH
+) -> Blueprint:
+    """The submit, status and OpenAPI routes of ``service`` at ``endpoint``, with envelope errors.
+
+    Register it on any Flask app; add ``register_error_handlers(app)`` for
+    envelope 404/405 answers on URLs the blueprint does not own. Bodies over
+    ``max_content_length`` bytes get a 413 (``None``: the app's ``MAX_CONTENT_LENGTH``).
+    """
+    path = "/" + endpoint.strip("/")
+    views = TaskViews(service, path)
+    name = re.sub(r"\W", "_", f"asynctask_{type(service).__name__}_{path.strip('/')}")
+    blueprint = Blueprint(name, __name__)
+    blueprint.before_request(functools.partial(_limit_body, max_content_length))
+    blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
+    blueprint.add_url_rule(path, "status", views.status, methods=["GET"])
+    blueprint.add_url_rule(path.rstrip("/") + "/openapi.json", "openapi", views.openapi, methods=["GET"])
+    register_error_handlers(blueprint)
+    return blueprint
+
+
+def register_error_handlers(target: Flask | Blueprint) -> None:
+    """Answer every error raised in ``target`` (an app or a blueprint) with an envelope."""
+    target.register_error_handler(ApiError, api_error_answer)
+    target.register_error_handler(AsyncTaskError, service_error_answer)
+    target.register_error_handler(HTTPException, http_error_answer)
+    target.register_error_handler(Exception, server_error_answer)
+
+
+class TaskViews:
+    """The views of one service at one path."""
+
+    def __init__(self, service: Any, path: str) -> None:
+        self.service = service
+        self.path = path
+        self.params = MainParams(service.main)
+
+    def submit(self) -> Response:
+        """``POST``: validate ``{"data": {params}}``, submit, answer the task detail."""
+        data = _submit_data(read_object(SUBMIT_SHAPE))
+        params = {name: value for name, value in data.items() if name != "task_id"}
+        task_id = data.get("task_id", "")
+        if "task_id" in data and (problem := task_id_problem(task_id, "data.task_id")):
+            raise problem
+        if params or not task_id:
+            self.params.check(params)
+        task_id = self.service.run(task_id=task_id, **params)
+        return ok(_with_id(task_id, self.service.retrieve(task_id) or {}))
+
+    def status(self) -> Response:
+        """``GET``: the detail of the task named by ``?task_id=`` or a ``{"task_id": ...}`` body."""
+        task_id = self._asked_task_id()
+        if problem := task_id_problem(task_id, "task_id"):
+            raise problem
+        found = self.service.retrieve(task_id)
+        if found is None:
+            raise TaskNotFoundError(task_id)
+        return ok(_with_id(task_id, found))
+
+    def openapi(self) -> Response:
+        """``GET .../openapi.json``: the OpenAPI 3.1 document (plain, not in an envelope)."""
+        return Response(self._openapi_text, mimetype="application/json")
+
+    @functools.cached_property
+    def _openapi_text(self) -> str:
+        return dumps(openapi_document(self.service, self.path, self.params))
+
+    def _asked_task_id(self) -> Any:
+        asked = request.args.getlist("task_id")
+        if len(asked) > 1:
+            message = "give one task_id, not several"
+            raise ApiError(400, message, [detail("task_id", "repeated", message)])
+        if asked:
+            return asked[0]
+        body = read_object('{"task_id": "..."}')
+        task_id = _MISSING if body is None else body.get("task_id", _MISSING)
+        if task_id is _MISSING:
+            message = f"task_id is required: GET {self.path}?task_id=..."
+            raise ApiError(400, message, [detail("task_id", "missing", message)])
+        return task_id
+
+
+def _submit_data(body: dict | None) -> dict:
+    data = _MISSING if body is None else body.get("data", _MISSING)
+    if isinstance(data, dict):
+        return data
+    problem = "missing" if data is _MISSING else "not_an_object"
+    message = f"the body must be {SUBMIT_SHAPE}: " + (
+        "no data" if data is _MISSING else "data is not an object"
+    )
+    raise ApiError(400, message, [detail("data", problem, message)])
+
+
+def _with_id(task_id: str, found: Any) -> dict:
+    if not isinstance(found, Mapping):
+        raise TypeError(f"retrieve() must return a dict or None, got {type(found).__name__}")
+    return {"task_id": task_id, **found}
+
+
+def _limit_body(limit: int | None) -> None:
+    request.max_content_length = limit

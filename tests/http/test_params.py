@@ -1,0 +1,162 @@
+"""Params are checked against main's signature and its simple type hints, and described as JSON Schema."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, Literal, Optional, Union
+
+import pytest
+
+from asynctask import InvalidParamsError
+from asynctask.params import MainParams, check_params, describe, fits, hint_schema
+
+
+def problems(main, **params) -> list[tuple[str, str]]:
+    try:
+        MainParams(main).check(params)
+    except InvalidParamsError as exc:
+        return [(d["param"], d["problem"]) for d in exc.details]
+    return []
+
+
+def typed_main(count: int, ratio: float = 1.0, name: str | None = None, flag: bool = False, logger=None):
+    """Example."""
+
+
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"count": 1}, []),
+        ({"count": True}, [("count", "type")]),
+        ({"count": 1.0}, [("count", "type")]),
+        ({"count": "1"}, [("count", "type")]),
+        ({"count": 1, "ratio": 2}, []),
+        ({"count": 1, "ratio": False}, [("ratio", "type")]),
+        ({"count": 1, "name": None}, []),
+        ({"count": 1, "name": 5}, [("name", "type")]),
+        ({"count": 1, "flag": 0}, [("flag", "type")]),
+        ({"count": None}, [("count", "type")]),
+    ],
+)
+def test_simple_hints_are_checked_the_json_way(params, found):
+    assert problems(typed_main, **params) == found
+
+
+def test_a_wrong_type_names_the_param_and_what_was_expected():
+    with pytest.raises(InvalidParamsError) as caught:
+        MainParams(typed_main).check({"count": "three"})
+    (detail,) = caught.value.details
+    assert detail == {
+        "param": "count",
+        "problem": "type",
+        "expected": "integer",
+        "got": "string",
+        "message": "'count' must be an integer, got \"three\"",
+    }
+    assert "'count' must be an integer" in str(caught.value)
+
+
+def test_missing_unexpected_and_mistyped_params_are_reported_together():
+    assert problems(typed_main, ratio="x", colour="red") == [
+        ("count", "missing"),
+        ("colour", "unexpected"),
+        ("ratio", "type"),
+    ]
+
+
+def test_a_main_without_annotations_takes_any_json_value():
+    def main(a, b=None, logger=None):
+        """No hints."""
+
+    assert problems(main, a={"deep": [1, None]}, b=[True]) == []
+
+
+def test_a_main_with_kwargs_takes_extra_params_unchecked_but_never_logger():
+    def main(a: int, logger=None, **rest):
+        """Kwargs."""
+
+    assert problems(main, a=1, anything=object()) == []
+    assert problems(main, a=1, logger=1) == [("logger", "reserved")]
+
+
+def test_a_default_of_none_makes_null_acceptable():
+    def main(a: int = None, logger=None):  # noqa: RUF013 - implicit Optional, as people write it
+        """Implicit Optional."""
+
+    assert problems(main, a=None) == [] and problems(main, a="x") == [("a", "type")]
+
+
+def test_string_annotations_that_do_not_resolve_accept_anything():
+    def main(a: NoSuchType, b: list[NoSuchType] = None, logger=None):  # noqa: F821
+        """Forward references to nowhere."""
+
+    assert problems(main, a=object(), b=1) == []
+
+
+@pytest.mark.parametrize(
+    ("hint", "schema"),
+    [
+        (str, {"type": "string"}),
+        (int, {"type": "integer"}),
+        (float, {"type": "number"}),
+        (bool, {"type": "boolean"}),
+        (list, {"type": "array"}),
+        (dict, {"type": "object"}),
+        (None, {"type": "null"}),
+        (list[int], {"type": "array", "items": {"type": "integer"}}),
+        (typing.List[str], {"type": "array", "items": {"type": "string"}}),  # noqa: UP006
+        (list[Any], {"type": "array"}),
+        (dict[str, float], {"type": "object", "additionalProperties": {"type": "number"}}),
+        (dict[int, float], {"type": "object"}),
+        (Optional[int], {"anyOf": [{"type": "integer"}, {"type": "null"}]}),  # noqa: UP045
+        (int | None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}),
+        (Union[int, str], {"anyOf": [{"type": "integer"}, {"type": "string"}]}),  # noqa: UP007
+        (Union[int, Any], {}),  # noqa: UP007
+        (Literal["a", 1], {"enum": ["a", 1]}),
+        (Any, {}),
+        (tuple, {}),
+        (set[int], {}),
+        (object, {}),
+    ],
+)
+def test_hints_map_to_json_schema(hint, schema):
+    assert hint_schema(hint) == schema
+
+
+@pytest.mark.parametrize(
+    ("value", "schema", "result"),
+    [
+        ([1, 2], {"type": "array", "items": {"type": "integer"}}, True),
+        ([1, "2"], {"type": "array", "items": {"type": "integer"}}, False),
+        ({"a": 1.5}, {"type": "object", "additionalProperties": {"type": "number"}}, True),
+        ({"a": "x"}, {"type": "object", "additionalProperties": {"type": "number"}}, False),
+        (True, {"enum": [1]}, False),
+        (1, {"enum": [1]}, True),
+        ("anything", {}, True),
+    ],
+)
+def test_fits_checks_containers_and_enums_strictly(value, schema, result):
+    assert fits(value, schema) is result
+
+
+def test_describe_puts_a_schema_in_plain_words():
+    assert describe({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]}) == (
+        "array of string or null"
+    )
+    assert describe({"enum": ["fast", "slow"]}) == 'one of "fast", "slow"'
+
+
+def test_the_json_schema_of_params_has_types_defaults_requirements_and_descriptions(typed):
+    schema = MainParams(typed.main).json_schema({"text": "the text"})
+    assert schema["required"] == ["text"] and schema["additionalProperties"] is False
+    assert schema["properties"]["text"] == {"type": "string", "description": "the text"}
+    assert schema["properties"]["times"] == {"type": "integer", "default": 1}
+    assert schema["properties"]["extra"] == {"default": None}
+    assert "logger" not in schema["properties"]
+
+
+def test_check_params_keeps_checking_names_only():
+    check_params(inspect.signature(typed_main), {"count": "not checked here"})
+    with pytest.raises(InvalidParamsError):
+        check_params(inspect.signature(typed_main), {})
