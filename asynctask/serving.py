@@ -9,7 +9,9 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from attrs import frozen
 
@@ -107,15 +109,18 @@ def stop(service: AsyncTask) -> None:
     service.repository.close()
 
 
-class _Stop(Exception):
-    pass
+def _stop_on_signals(server: Any) -> None:
+    """Ctrl-C or SIGTERM ends ``serve_forever`` (no exception raised in the middle of a request)."""
 
+    def handle(signum: int, frame: object) -> None:
+        _log.info("stop requested (signal %d)", signum)
+        # A second Ctrl-C or SIGTERM while stopping ends the process at once.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        threading.Thread(target=server.shutdown, name="asynctask-stop", daemon=True).start()
 
-def _raise_stop(signum: int, frame: object) -> None:
-    # A second Ctrl-C or SIGTERM while stopping ends the process at once.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    raise _Stop(signum)
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
 
 
 def _serve_threaded(options: ServeOptions, announce: Callable[[str], None]) -> None:
@@ -123,13 +128,10 @@ def _serve_threaded(options: ServeOptions, announce: Callable[[str], None]) -> N
 
     service = build(options)
     server = make_server(options.host, options.port, service.app(options.endpoint), threaded=True)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    _stop_on_signals(server)
     announce(f"Serving {options.target.__name__} on {_url(options)} (store {options.store}); Ctrl-C to stop")
     try:
-        server.serve_forever()
-    except _Stop:
-        _log.info("stop requested")
+        server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
         stop(service)
