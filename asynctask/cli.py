@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.command(args)
-    except AsyncTaskError as exc:
+    except (AsyncTaskError, ValueError) as exc:  # our errors and bad option values: one clear line
         print(f"asynctask {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
 

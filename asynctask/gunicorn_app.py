@@ -23,7 +23,8 @@ class AsyncTaskApplication(BaseApplication):
             "threads": self.options.threads,
             "worker_class": "gthread",
             "worker_exit": _worker_exit,
-            "graceful_timeout": 30,
+            # On stop, running tasks may finish (up to their timeout) and be recorded.
+            "graceful_timeout": self.options.task_timeout,
         }
         for key, value in settings.items():
             self.cfg.set(key, value)

@@ -10,16 +10,29 @@ import threading
 
 #: The line format of task logs.
 LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+#: The file of the queue lines, in every ``logger_dir``; no task log may take its name.
+MONITOR_FILE = "threads_num.log"
+#: Where a task's logger lives when ``logging.getLogger(task_id)`` is some other logger already.
+NAMESPACE = "asynctask.task."
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _lock = threading.Lock()
-_users: dict[str, int] = {}
+_open: dict[str, _OpenLogger] = {}
+
+
+class _OpenLogger:
+    """A task logger while runs of its task are open: its name, its users, its handlers by file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.users = 0
+        self.files: dict[str, logging.Handler] = {}
 
 
 def log_file_name(task_id: str) -> str:
     """A file name for the task's log; a raw id never becomes a path."""
-    if _SAFE_ID.fullmatch(task_id):
+    if _SAFE_ID.fullmatch(task_id) and f"{task_id}.log" != MONITOR_FILE:
         return f"{task_id}.log"
     digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     slug = _UNSAFE_CHARS.sub("_", task_id)[:60].strip("_")
@@ -32,48 +45,85 @@ def stream_disabled() -> bool:
     return value is not None and value.strip().lower() not in ("", "0", "false", "no")
 
 
-def _owned(logger: logging.Logger) -> list[logging.Handler]:
-    return [h for h in logger.handlers if getattr(h, "_asynctask", False)]
+def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
+    """``logging.getLogger(task_id)`` writing to ``logger_dir``, for one run of the task.
 
-
-def open_task_logger(task_id: str, logger_dir: str, *, counted: bool = True) -> logging.Logger:
-    """``logging.getLogger(task_id)`` with a file handler (and a console one).
-
-    A counted open is matched by one ``close_task_logger``; handlers are shared
-    by overlapping runs of one id and closed when the last run ends.
+    Each open is matched by one ``close_task_logger``; overlapping runs share
+    the logger, and the last to close closes its handlers and forgets it. An
+    id that names another logger already (``root``, ``asynctask``, a module)
+    gets ``asynctask.task.<id>`` instead, so a client's id cannot take it over.
     """
+    path = os.path.join(logger_dir, log_file_name(task_id))
     with _lock:
-        logger = logging.getLogger(task_id)
-        if counted:
-            _users[task_id] = _users.get(task_id, 0) + 1
-        if not _owned(logger):
-            _attach_handlers(logger, os.path.join(logger_dir, log_file_name(task_id)))
+        entry = _open.get(task_id)
+        if entry is None:
+            entry = _open[task_id] = _OpenLogger(_free_name(task_id))
+        entry.users += 1
+        logger = logging.getLogger(entry.name)
+        if path not in entry.files:
+            entry.files[path] = _formatted(logging.FileHandler(path, encoding="utf-8", delay=True))
+            logger.addHandler(entry.files[path])
+        if len(logger.handlers) == len(entry.files) and not stream_disabled():
+            logger.addHandler(_formatted(logging.StreamHandler()))
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
         return logger
-
-
-def _attach_handlers(logger: logging.Logger, path: str) -> None:
-    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8", delay=True)]
-    if not stream_disabled():
-        handlers.append(logging.StreamHandler())
-    formatter = logging.Formatter(LOG_FORMAT)
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        handler._asynctask = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
 
 
 def close_task_logger(task_id: str) -> None:
     """Undo one ``open_task_logger``; the last one closes the handlers and forgets the logger."""
     with _lock:
-        users = _users.pop(task_id, 1) - 1
-        if users > 0:
-            _users[task_id] = users
+        entry = _open.get(task_id)
+        if entry is None:
             return
-        logger = logging.getLogger(task_id)
-        for handler in _owned(logger):
+        entry.users -= 1
+        if entry.users > 0:
+            return
+        del _open[task_id]
+        logger = logging.getLogger(entry.name)
+        for handler in list(logger.handlers):
             logger.removeHandler(handler)
             handler.close()
         # Loggers are never freed by logging itself; one per task would grow forever.
-        logging.Logger.manager.loggerDict.pop(task_id, None)
+        logging.Logger.manager.loggerDict.pop(entry.name, None)
+
+
+def task_logger(task_id: str, logger_dir: str) -> logging.Logger:
+    """The task's logger: the open one while a run is open, else one that holds no file open."""
+    with _lock:
+        entry = _open.get(task_id)
+        if entry is not None:
+            return logging.getLogger(entry.name)
+    logger = logging.Logger(task_id)  # not registered: nothing to forget later
+    logger.addHandler(_formatted(_AppendingHandler(os.path.join(logger_dir, log_file_name(task_id)))))
+    if not stream_disabled():
+        logger.addHandler(_formatted(logging.StreamHandler()))
+    logger.propagate = False
+    return logger
+
+
+class _AppendingHandler(logging.Handler):
+    """Appends each record to a file it opens and closes again: no descriptor is held."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _free_name(task_id: str) -> str:
+    taken = logging.Logger.manager.loggerDict
+    if task_id == "root" or task_id in taken or any(name.startswith(task_id + ".") for name in taken):
+        return NAMESPACE + task_id
+    return task_id
+
+
+def _formatted(handler: logging.Handler) -> logging.Handler:
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return handler

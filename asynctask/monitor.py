@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
-from asynctask.logs import LOG_FORMAT
+from asynctask.logs import LOG_FORMAT, MONITOR_FILE
 
-#: The file the queue lines go to, in the service's ``logger_dir``.
-MONITOR_FILE = "threads_num.log"
+__all__ = ["MONITOR_FILE", "QueueLog"]
 
 
 class QueueLog:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -99,6 +100,30 @@ class Recorder:
         """How many outcomes wait for the store to come back."""
         with self._lock:
             return len(self._unwritten)
+
+    def unwritten_attempts(self) -> list[tuple[str, int]]:
+        """``(task_id, attempt)`` of the outcomes waiting for the store: still ours to heartbeat."""
+        with self._lock:
+            return [(item.task_id, item.attempt) for item in self._unwritten if item.attempt is not None]
+
+    def flush(self, timeout: float) -> None:
+        """Retry every queued write now, for up to ``timeout`` seconds; log loudly what stays unwritten."""
+        deadline, pause = time.monotonic() + timeout, 0.05
+        while self.unwritten and time.monotonic() < deadline:
+            with self._lock:
+                for item in self._unwritten:
+                    item.next_try = self.clock()
+            self.retry_due()
+            if self.unwritten:
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+                pause = min(pause * 2, 1.0)
+        with self._lock:
+            lost, self._unwritten = self._unwritten, []
+        for item in lost:
+            _log.error(
+                "GAVE UP recording %s of task %s attempt %s: the store still refused it at shutdown",
+                item.what, item.task_id, item.attempt,
+            )  # fmt: skip
 
     def _reschedule(self, item: _Unwritten, now: datetime, exc: Exception) -> None:
         if now - item.first_failure >= self.retry_for:

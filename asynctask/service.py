@@ -6,6 +6,7 @@ import contextvars
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -37,7 +38,7 @@ from asynctask.execution import (
     forget_prepared,
     format_error,
 )
-from asynctask.logs import open_task_logger
+from asynctask.logs import task_logger
 from asynctask.monitor import QueueLog
 from asynctask.params import check_params, main_signature
 from asynctask.recording import MAX_RACES, Recorder
@@ -49,6 +50,8 @@ _log = logging.getLogger("asynctask")
 _CALLBACK: contextvars.ContextVar[tuple[int, datetime | None] | None] = contextvars.ContextVar(
     "asynctask_callback", default=None
 )
+#: How long ``shutdown(wait=True)`` keeps retrying outcomes the store refused.
+SHUTDOWN_FLUSH_SECONDS = 5.0
 #: What a service drops when it is pickled into another process.
 _RUNTIME_STATE = frozenset(
     ["repository", "recorder", "_executor", "_supervisor", "_queue_log"]
@@ -105,6 +108,7 @@ class AsyncTask:
         self._executor, self._owns_executor = choose_executor(max_worker, executor, owner)
         self.clock = clock
         self.resume = resume
+        self.stopping = False
         self.service_token = uuid.uuid4().hex
         self.recorder = Recorder(self.repository, clock)
         self._inflight: dict[Future, InFlight] = {}
@@ -167,16 +171,20 @@ class AsyncTask:
 
     def get_logger(self, task_id: str) -> logging.Logger:
         """The task's logger (``logging.getLogger(task_id)``), writing to its log file."""
-        return open_task_logger(task_id, self.logger_dir, counted=False)
+        return task_logger(task_id, self.logger_dir)
 
     def update_task(self, task_id: str, data: Mapping[str, Any]) -> None:
         """Set ``status``, ``result``, ``error`` or extra fields of a stored task."""
         if not isinstance(data, Mapping):
             raise TypeError(f"update_task data must be a mapping, got {type(data).__name__}")
+        fence = _CALLBACK.get()  # inside callback(): only the attempt that ended may be updated
         for _ in range(MAX_RACES):
             stored = self.repository.get(task_id)
             if stored is None:
                 raise TaskNotFoundError(task_id)
+            if fence is not None and stored.attempt != fence[0]:
+                _log.warning("dropped update_task of task %s attempt %s: superseded", task_id, fence[0])
+                return
             if self.repository.replace(stored.updated(data, self.clock()), stored.version):
                 return
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
@@ -188,9 +196,17 @@ class AsyncTask:
         return create_app(self, endpoint, **options)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every attempt submitted here is recorded; ``False`` on timeout."""
+        """Block until every attempt submitted here is recorded (store retries too); ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._inflight_changed:
-            return self._inflight_changed.wait_for(lambda: not self._inflight, timeout)
+            while self._inflight or self.recorder.unwritten:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                # Finished attempts notify; outcomes waiting for the store are polled.
+                limits = [t for t in (left, 0.05 if self.recorder.unwritten else None) if t is not None]
+                self._inflight_changed.wait(min(limits) if limits else None)
+        return True
 
     def in_flight(self) -> list[tuple[str, int, bool]]:
         """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
@@ -212,10 +228,11 @@ class AsyncTask:
         ``cancel_pending``: tasks not started yet are cancelled and recorded
         as failed instead of being run first.
         """
+        self.stopping = True  # no more resuming other processes' tasks
         if self._owns_executor:
             self._executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self._supervisor.stop()
-        self.recorder.retry_due()
+        self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
         self._queue_log.close()
         forget_prepared(self)
 
@@ -289,7 +306,7 @@ class AsyncTask:
 
     def _end_overdue(self, task: Task, reason: Reason) -> Task:
         """A running task past its time: rerun it if orphaned and resuming, else fail it."""
-        if reason is Reason.ORPHANED and self.resume:
+        if reason is Reason.ORPHANED and self.resume and not self.stopping:
             self.resume_task(task.task_id)
         else:
             error = overdue_error(reason, self.policy)

@@ -82,7 +82,7 @@ def _mongo(url: str) -> TaskRepository:
         raise StoreURLError(f"invalid MongoDB URL {url!r}: {exc}") from exc
     try:
         return MongoTaskRepository(client[database][collection])
-    except PyMongoError as exc:
+    except (PyMongoError, StoreUnavailableError) as exc:
         client.close()
         raise StoreUnavailableError(
             f"cannot use MongoDB at {parts_host(url)}: {type(exc).__name__}: {exc}"

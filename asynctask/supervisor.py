@@ -44,11 +44,20 @@ class Supervisor:
 
     def tick(self) -> None:
         """One round: heartbeat, time out, retry refused writes, resume orphans, write the queue line."""
-        for step in (self.heartbeat, self.time_out, self.service.recorder.retry_due, self.resume):
+        for step in (
+            self.heartbeat,
+            self.time_out,
+            self.service.recorder.retry_due,
+            self.resume,
+            self.queue_line,
+        ):
             try:
                 step()
             except Exception:
                 _log.exception("supervisor step %s failed", step.__name__)
+
+    def queue_line(self) -> None:
+        """Every ``monitor_interval``: how many tasks wait and run, in ``threads_num.log``."""
         if time.monotonic() - self._last_line >= self.monitor_interval:
             self._last_line = time.monotonic()
             self.service.write_queue_line()
@@ -56,6 +65,7 @@ class Supervisor:
     def heartbeat(self) -> None:
         """One batched write: every attempt in flight here is alive."""
         attempts = [(item.task_id, item.attempt) for item in self.service.in_flight_items()]
+        attempts += self.service.recorder.unwritten_attempts()  # finished here, outcome not stored yet
         if attempts and self.service.policy.lease is not None:
             self.service.repository.touch(attempts, self.service.clock())
 
@@ -74,10 +84,13 @@ class Supervisor:
     def resume(self) -> None:
         """With ``resume=True``: rerun running tasks whose owner stopped heartbeating."""
         policy = self.service.policy
-        if self.service.resume and policy.lease is not None:
+        if self.service.resume and not self.service.stopping and policy.lease is not None:
             for task in self.service.repository.stale_running(self.service.clock() - policy.lease):
                 self.service.resume_task(task.task_id)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # the thread must outlive any fault: it keeps tasks alive
+                _log.exception("supervisor round failed")

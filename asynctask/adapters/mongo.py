@@ -14,8 +14,9 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions
 from bson.errors import InvalidDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
+from asynctask.adapters._errors import store_errors
 from asynctask.core import Task, TaskRepository, UnencodableValueError
 
 _CORE_FIELDS = (
@@ -27,21 +28,33 @@ _CORE_FIELDS = (
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+#: What an unreachable server, a failover or a network timeout raises.
+_unavailable = store_errors(ConnectionFailure)
+
+
 class MongoTaskRepository(TaskRepository):
     """Tasks as documents; a unique index on ``task_id``, compare-and-set on ``version``."""
 
+    @_unavailable
     def __init__(self, collection: Any, *, ensure_index: bool = True) -> None:
         self.collection = collection
         options = getattr(collection, "codec_options", None)
         self._codec_options = options if isinstance(options, CodecOptions) else CodecOptions()
         if ensure_index:
             collection.create_index("task_id", unique=True)
+            # What resume looks for: running tasks by heartbeat.
+            collection.create_index([("status", 1), ("heartbeat_time", 1)])
 
+    def __repr__(self) -> str:
+        return f"MongoTaskRepository({self.collection.full_name!r})"
+
+    @_unavailable
     def get(self, task_id: str) -> Task | None:
         """The stored task, or ``None``."""
         document = self.collection.find_one({"task_id": task_id}, {"_id": 0})
         return None if document is None else _from_document(document)
 
+    @_unavailable
     def insert(self, task: Task) -> bool:
         """Store a new task unless its id is taken."""
         document = self._encodable(task)
@@ -51,6 +64,7 @@ class MongoTaskRepository(TaskRepository):
             return False
         return True
 
+    @_unavailable
     def replace(self, task: Task, expected_version: int) -> bool:
         """Store ``task`` if the stored version is still ``expected_version``."""
         # Documents of the original library have no version: they read as 0.
@@ -61,6 +75,7 @@ class MongoTaskRepository(TaskRepository):
         )
         return outcome.matched_count == 1
 
+    @_unavailable
     def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
         """Heartbeat the running attempts in one write."""
         which = [{"task_id": task_id, "attempt": attempt} for task_id, attempt in attempts]
@@ -69,6 +84,7 @@ class MongoTaskRepository(TaskRepository):
                 {"status": "running", "$or": which}, {"$set": {"heartbeat_time": now}}
             )
 
+    @_unavailable
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
         stale = {"$or": [{"heartbeat_time": {"$lt": heartbeat_before}}, {"heartbeat_time": None}]}

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime
 
+from asynctask.adapters._errors import store_errors
 from asynctask.adapters._json import dumps
 from asynctask.core import Task, TaskRepository
 
@@ -42,6 +43,8 @@ _STALE = (
     f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' "
     "AND COALESCE(heartbeat_time, submit_time) < ? LIMIT ?"
 )
+#: What a busy, locked, missing or broken database file raises.
+_unavailable = store_errors(sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE task_id = ? AND version = ?"
 
 
@@ -51,6 +54,7 @@ class SqliteTaskRepository(TaskRepository):
     Each thread (and each process after a fork) opens its own connection.
     """
 
+    @_unavailable
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
@@ -65,22 +69,26 @@ class SqliteTaskRepository(TaskRepository):
         with self._connection() as connection:
             connection.executescript(_SCHEMA)
 
+    @_unavailable
     def get(self, task_id: str) -> Task | None:
         """The stored task, or ``None``."""
         row = self._connection().execute(_SELECT, (task_id,)).fetchone()
         return None if row is None else _from_row(row)
 
+    @_unavailable
     def insert(self, task: Task) -> bool:
         """Store a new task unless its id is taken."""
         cursor = self._connection().execute(_INSERT, _to_row(task))
         return cursor.rowcount == 1
 
+    @_unavailable
     def replace(self, task: Task, expected_version: int) -> bool:
         """Store ``task`` if the stored version is still ``expected_version``."""
         row = _to_row(task)
         cursor = self._connection().execute(_UPDATE, (*row[1:], task.task_id, expected_version))
         return cursor.rowcount == 1
 
+    @_unavailable
     def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
         """Heartbeat the running attempts in one transaction."""
         beat = _time(now)
@@ -88,10 +96,14 @@ class SqliteTaskRepository(TaskRepository):
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(_TOUCH, [(beat, task_id, attempt) for task_id, attempt in attempts])
 
+    @_unavailable
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
         rows = self._connection().execute(_STALE, (_time(heartbeat_before), limit)).fetchall()
         return [_from_row(row) for row in rows]
+
+    def __repr__(self) -> str:
+        return f"SqliteTaskRepository({self.path!r})"
 
     def close(self) -> None:
         """Close every connection this repository opened."""

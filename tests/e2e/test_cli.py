@@ -108,3 +108,19 @@ def test_rerun_keeps_a_fresh_success_and_says_so(stored, capsys):
 def test_rerun_of_an_unknown_task_is_a_clear_error(stored, capsys):
     assert main(["rerun", "word-nope", "--store", stored, "--app", "tests.e2e.sample_app:Recorder"]) == 2
     assert "no task with task_id 'word-nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--task-timeout", "0"], "task_timeout must be greater than zero"),
+        (["--lease", "-1"], "lease must be greater than zero"),
+        (["--max-worker", "0"], "max_worker must be a positive int"),
+        (["--store", "sqlite:///:memory:"], "needs a file path"),
+    ],
+)
+def test_serve_explains_bad_option_values_in_one_line(capsys, tmp_path, option, message):
+    args = ["serve", "tests.e2e.sample_app:Recorder", "--port", str(free_port()), "--log-dir", str(tmp_path)]
+    assert main([*args, *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -101,7 +101,7 @@ class FlakyRepository(InMemoryTaskRepository):
 
 def test_a_result_the_store_refused_is_written_when_the_store_comes_back(make_service, executor, clock):
     store = FlakyRepository()
-    service = make_service(repository=store, lease=None)
+    service = make_service(repository=store, lease=60)  # the outage outlasts the lease
     service.run(name="outage")
     store.failures = 5  # the start, the result, then three retries fail
     executor.run_next()
@@ -115,6 +115,53 @@ def test_a_result_the_store_refused_is_written_when_the_store_comes_back(make_se
     detail = service.retrieve("task-outage")
     assert (detail["status"], detail["result"]) == ("success", {"name": "outage", "value": None})
     assert service.recorder.unwritten == 0
+    assert len(service.calls) == 1
+
+
+def test_wait_also_waits_for_outcomes_the_store_refused(make_service, executor):
+    store = FlakyRepository()
+    service = make_service(repository=store)
+    service.run(name="held")
+    store.failures = 2  # the start and the result
+    executor.run_next()
+    assert service.wait(timeout=0.1) is False
+    service.recorder.flush(timeout=1)
+    assert service.wait(timeout=0.1) is True
+    assert service.retrieve("task-held")["status"] == "success"
+
+
+def test_shutdown_writes_the_outcomes_the_store_refused_once_it_is_back(make_service, executor):
+    store = FlakyRepository()
+    service = make_service(repository=store)
+    service.run(name="late")
+    store.failures = 2
+    executor.run_next()
+    service.shutdown()
+    assert store.get("task-late").status.value == "success"
+
+
+def test_shutdown_logs_loudly_what_the_store_still_refuses(make_service, executor, caplog, monkeypatch):
+    monkeypatch.setattr("asynctask.service.SHUTDOWN_FLUSH_SECONDS", 0.1)
+    store = FlakyRepository()
+    service = make_service(repository=store)
+    service.run(name="lost")
+    store.failures = 10**6
+    executor.run_next()
+    with caplog.at_level(logging.ERROR, logger="asynctask"):
+        service.shutdown()
+    assert (
+        "GAVE UP recording the result of task task-lost attempt 1: the store still refused it" in caplog.text
+    )
+
+
+def test_a_stopping_service_fails_orphans_instead_of_resuming_them(make_service, repository, executor, clock):
+    repository.insert(Task.submitted("task-lost", {"name": "lost"}, T0))
+    service = make_service(lease=60, resume=True)
+    service.shutdown()
+    clock.advance(seconds=61)
+    service._supervisor.resume()
+    assert service.retrieve("task-lost")["status"] == "failed"
+    assert not executor.pending
 
 
 def test_a_store_down_for_too_long_is_logged_loudly(make_service, executor, clock, caplog):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asynctask import InMemoryTaskRepository
-from asynctask.logs import log_file_name
+from asynctask.logs import close_task_logger, log_file_name, open_task_logger
 from asynctask.monitor import MONITOR_FILE
 from tests.service.apps import Counter
 
@@ -62,17 +62,67 @@ def test_logging_getlogger_task_id_writes_to_the_task_log_while_it_runs(make_ser
     assert "WARNING - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
 
 
-def test_disable_stream_handler_leaves_only_the_file_handler(service, monkeypatch):
+def test_disable_stream_handler_leaves_only_the_file_handler(tmp_path, monkeypatch):
     monkeypatch.setenv("DISABLE_STREAM_HANDLER", "1")
-    logger = service.get_logger("quiet")
+    logger = open_task_logger("quiet", str(tmp_path))
     assert [type(h).__name__ for h in logger.handlers] == ["FileHandler"]
-    from asynctask.logs import close_task_logger
-
     close_task_logger("quiet")
     monkeypatch.setenv("DISABLE_STREAM_HANDLER", "")
-    logger = service.get_logger("loud")
+    logger = open_task_logger("loud", str(tmp_path))
     assert sorted(type(h).__name__ for h in logger.handlers) == ["FileHandler", "StreamHandler"]
     close_task_logger("loud")
+
+
+@pytest.mark.parametrize("task_id", ["root", "asynctask", "asynctask.http", "logging"])
+def test_a_task_id_naming_an_existing_logger_does_not_take_it_over(tmp_path, task_id):
+    logging.getLogger("logging")  # a logger some module made
+    levels = {name: logging.getLogger(name).level for name in ("asynctask", "asynctask.http")}
+    root_level = logging.getLogger().level
+    logger = open_task_logger(task_id, str(tmp_path))
+    assert logger.name == f"asynctask.task.{task_id}"
+    logger.info("hello")
+    close_task_logger(task_id)
+    assert logging.getLogger().level == root_level and logging.getLogger().handlers == logging.root.handlers
+    assert {name: logging.getLogger(name).level for name in levels} == levels
+    assert logging.getLogger("asynctask").propagate
+    assert "hello" in (tmp_path / log_file_name(task_id)).read_text()
+
+
+def test_a_task_id_cannot_write_into_the_queue_line_file():
+    assert log_file_name("threads_num") != MONITOR_FILE
+
+
+def test_get_logger_outside_a_run_holds_no_file_open(service, tmp_path):
+    before = open_fds(tmp_path)
+    for index in range(200):
+        service.get_logger(f"outside-{index}").info("a line")
+    assert open_fds(tmp_path) == before
+    assert "outside-7" not in logging.Logger.manager.loggerDict
+    assert "a line" in (tmp_path / "logs" / "outside-7.log").read_text()
+
+
+def test_get_logger_during_a_run_is_the_run_logger(make_service, executor, tmp_path):
+    class Asks(Counter):
+        def main(self, name, fail=False, value=None, logger=None):
+            return self.get_logger(f"task-{name}") is logger
+
+    service = make_service(cls=Asks)
+    service.run(name="same")
+    executor.run_all()
+    assert service.retrieve("task-same")["result"] is True
+
+
+def test_two_services_running_one_id_into_two_folders_both_get_their_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = open_task_logger("shared", str(tmp_path / "a"))
+    second = open_task_logger("shared", str(tmp_path / "b"))
+    first.info("from a")
+    close_task_logger("shared")
+    second.info("from b")
+    close_task_logger("shared")
+    assert "from b" in (tmp_path / "b" / "shared.log").read_text()
+    assert "from a" in (tmp_path / "a" / "shared.log").read_text()
 
 
 def test_open_files_stay_flat_after_thousands_of_tasks(tmp_path):

@@ -109,3 +109,23 @@ def test_an_executor_that_refuses_work_fails_the_task_and_says_why(service, exec
         service.run(name="r")
     detail = service.retrieve("task-r")
     assert detail["status"] == "failed" and detail["error"].endswith("after shutdown")
+
+
+def test_update_task_in_an_overridden_callback_cannot_touch_a_newer_attempt(make_service, executor, clock):
+    class Custom(Gated):
+        def callback(self, future, task_id):
+            self.update_task(task_id, {"status": "success", "result": future.result()})
+
+    service = make_service(cls=Custom, task_timeout=60)
+    service.run(name="c")
+    worker = threading.Thread(target=executor.run_next)
+    worker.start()
+    assert service.entered.wait(5)
+    clock.advance(seconds=60)
+    service.run(name="c")  # attempt 2, queued
+    service.release.set()
+    worker.join()  # attempt 1 ends and its callback tries to write
+    detail = service.retrieve("task-c")
+    assert (detail["status"], detail["attempt"], detail["result"]) == ("running", 2, None)
+    executor.run_all()
+    assert service.retrieve("task-c")["result"] == "result of attempt 2"
