@@ -50,7 +50,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from asynctask.service import task_detail
+    from asynctask.core import Action, Policy, decide, overdue_error
+    from asynctask.service import task_detail, utc_now
 
     repository = open_repository(args.store)
     task = repository.get(args.task_id)
@@ -58,8 +59,15 @@ def _status(args: argparse.Namespace) -> int:
     if task is None:
         print(f"asynctask status: no task {args.task_id!r} in {args.store}", file=sys.stderr)
         return 1
-    _print_json(task_detail(task))
-    return 0 if task.status.value != "failed" else 1
+    detail = task_detail(task)
+    policy = Policy(task_timeout=args.task_timeout, lease=args.lease or None)
+    decision = decide(task, utc_now(), policy)
+    if not task.status.finished and decision.action is Action.RESUBMIT:
+        # What the service answers for it: the stored record is left to the service to change.
+        detail.update(status="failed", error=overdue_error(decision.reason, policy))
+        print(f"asynctask status: recorded running, but {decision.reason.value}", file=sys.stderr)
+    _print_json(detail)
+    return 1 if detail["status"] == "failed" else 0
 
 
 def _rerun(args: argparse.Namespace) -> int:
@@ -126,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     status = _command(commands, "status", _status, "print a stored task as JSON")
     status.add_argument("task_id")
     status.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+    _lifecycle_options(status)
 
     rerun = _command(commands, "rerun", _rerun, "rerun a failed, timed-out or expired task here and wait")
     rerun.add_argument("task_id")
@@ -167,6 +176,13 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
         "--max-worker", type=int, default=None, help="task threads per process (default: CPUs + 4)"
     )
     command.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+    _lifecycle_options(command)
+    command.add_argument(
+        "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
+    )
+
+
+def _lifecycle_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--task-timeout",
         type=float,
@@ -180,9 +196,6 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
         default=60.0,
         metavar="SECONDS",
         help="a running task without a heartbeat this long lost its process (default 60; 0: off)",
-    )
-    command.add_argument(
-        "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
     )
 
 

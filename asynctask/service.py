@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import logging
 import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta, timezone
@@ -117,6 +119,7 @@ class AsyncTask:
         self._supervisor = Supervisor(self, _supervise_every(self.policy, monitor_interval), monitor_interval)
         if resume:
             self._supervisor.start()
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # -- the methods a subclass defines or overrides -------------------------
 
@@ -337,6 +340,13 @@ class AsyncTask:
             result = future.result()
             change = _ended(lambda t, now: t.succeeded(result, now), start_time)
         self.recorder.record(task_id, attempt, change, "the result")
+
+
+def _shutdown_at_exit(service_ref: weakref.ref) -> None:
+    """At interpreter exit: record what is left, as ``shutdown()`` would."""
+    service = service_ref()
+    if service is not None and not service.stopping:
+        service.shutdown(wait=True)
 
 
 def _supervise_every(policy: Policy, monitor_interval: float) -> float:

@@ -124,3 +124,16 @@ def test_serve_explains_bad_option_values_in_one_line(capsys, tmp_path, option, 
     assert main([*args, *option]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_status_of_a_task_whose_process_is_gone_reads_as_the_service_would_answer(tmp_path, capsys):
+    from datetime import datetime, timedelta, timezone
+
+    from asynctask import Task
+
+    repository = SqliteTaskRepository(tmp_path / "t.db")
+    repository.insert(Task.submitted("ghost", {}, datetime.now(timezone.utc) - timedelta(minutes=5)))
+    assert main(["status", "ghost", "--store", f"sqlite:///{tmp_path / 't.db'}"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "failed" and "recorded running, but orphaned" in captured.err
+    assert repository.get("ghost").status is TaskStatus.RUNNING  # status only reads
