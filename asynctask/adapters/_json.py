@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from attrs import evolve
+from attrs import fields
 
 from asynctask.core import Task, UnencodableValueError
 
@@ -37,11 +37,20 @@ def _check_keys(value: Any, what: str) -> None:
             stack.extend(child for child in item if isinstance(child, (dict, list, tuple)))
 
 
-def copy_values(task: Task) -> Task:
-    """The task with params, result and extra as a store would give them back."""
-    return evolve(
-        task,
-        params=json.loads(dumps(task.params, "params")),
-        result=json.loads(dumps(task.result, "result")),
-        extra=json.loads(dumps(task.extra, "extra fields")),
-    )
+#: A task's params, result and extra, as JSON text.
+Frozen = tuple[str, str, str]
+
+
+def freeze(task: Task) -> Frozen:
+    """The values of ``task`` as JSON text, or ``UnencodableValueError``."""
+    return dumps(task.params, "params"), dumps(task.result, "result"), dumps(task.extra, "extra fields")
+
+
+def thaw(task: Task, frozen: Frozen) -> Task:
+    """``task`` with fresh copies of its values, read back from ``frozen``."""
+    values = {name: getattr(task, name) for name in FIELD_NAMES}
+    values["params"], values["result"], values["extra"] = (json.loads(text) for text in frozen)
+    return Task.restore(values)
+
+
+FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))

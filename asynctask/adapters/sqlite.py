@@ -11,7 +11,7 @@ from datetime import datetime
 
 from asynctask.adapters._errors import store_errors
 from asynctask.adapters._json import dumps
-from asynctask.core import Task, TaskRepository
+from asynctask.core import Task, TaskRepository, TaskStatus
 
 _COLUMNS = (
     "task_id status params create_time update_time submit_time attempt version "
@@ -163,4 +163,5 @@ def _from_row(row: tuple) -> Task:
         values[name] = json.loads(values[name])
     for name in ("create_time", "update_time", "submit_time", "start_time", "end_time", "heartbeat_time"):
         values[name] = _parse_time(values[name])
-    return Task(**values)
+    values["status"] = TaskStatus(values["status"])
+    return Task.restore(values)  # our own rows: canonical already

@@ -6,8 +6,6 @@ import abc
 from collections.abc import Iterable
 from datetime import datetime
 
-from attrs import evolve
-
 from asynctask.core.status import TaskStatus
 from asynctask.core.task import Task
 
@@ -46,7 +44,7 @@ class TaskRepository(abc.ABC):
         for task_id, attempt in attempts:
             stored = self.get(task_id)
             if stored is not None and stored.attempt == attempt and stored.status is TaskStatus.RUNNING:
-                self.replace(evolve(stored, heartbeat_time=now), stored.version)
+                self.replace(stored.heartbeat(now), stored.version)
 
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before`` (for ``resume``)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from attrs import evolve, field, frozen
+from attrs import field, fields, frozen
 
 from asynctask.core.errors import IllegalTransitionError
 from asynctask.core.status import TaskStatus
@@ -128,7 +128,35 @@ class Task:
                 changes["end_time"] = now
         return self._change("update", now, extra={**self.extra, **extra}, **changes)
 
+    def heartbeat(self, now: datetime) -> Task:
+        """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""
+        values = {name: getattr(self, name) for name in _FIELD_NAMES}
+        values["heartbeat_time"] = utc(now)
+        return Task.restore(values)
+
+    @classmethod
+    def restore(cls, values: Mapping[str, Any]) -> Task:
+        """A task from values that are already in canonical form (a store's own rows).
+
+        No converter or validator runs: for adapters reading what they wrote,
+        on the hot path. Anything else goes through ``Task(...)``.
+        """
+        task = object.__new__(cls)
+        for name in _FIELD_NAMES:
+            object.__setattr__(task, name, values[name])
+        return task
+
     def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
         if self.status not in TRANSITIONS[verb]:
             raise IllegalTransitionError(f"cannot {verb} task {self.task_id!r}: it is {self.status.value}")
-        return evolve(self, version=self.version + 1, update_time=now, **changes)
+        # Like attrs.evolve, but converting only what changes: the rest is canonical already.
+        values = {name: getattr(self, name) for name in _FIELD_NAMES}
+        values.update(version=self.version + 1, update_time=utc(now))
+        for name, value in changes.items():
+            convert = _CONVERTERS.get(name)
+            values[name] = value if convert is None else convert(value)
+        return Task.restore(values)
+
+
+_FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
+_CONVERTERS = {attribute.name: attribute.converter for attribute in fields(Task) if attribute.converter}

@@ -19,7 +19,8 @@ def create_app(
     """
     app = Flask(type(service).__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
-    app.register_blueprint(task_blueprint(service, endpoint, max_content_length=max_content_length))
+    # The app's config holds the limit, so the blueprint need not set it on every request.
+    app.register_blueprint(task_blueprint(service, endpoint, max_content_length=None))
     app.add_url_rule("/ping", "ping", ping)
     register_error_handlers(app)
     return app

@@ -31,6 +31,8 @@ def dumps(value: Any) -> str:
 def encode_value(value: Any) -> Any:
     """A JSON-ready stand-in for one value the ``json`` module does not know."""
     if isinstance(value, datetime):
+        if value.tzinfo is timezone.utc:  # what every store gives back: the common, fast case
+            return value.isoformat()
         aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         return aware.astimezone(timezone.utc).isoformat()
     if isinstance(value, (date, time)):

@@ -44,7 +44,8 @@ def task_blueprint(
     views = TaskViews(service, path)
     name = re.sub(r"\W", "_", f"asynctask_{type(service).__name__}_{path.strip('/')}")
     blueprint = Blueprint(name, __name__)
-    blueprint.before_request(functools.partial(_limit_body, max_content_length))
+    if max_content_length is not None:  # None: the app's MAX_CONTENT_LENGTH, nothing to do per request
+        blueprint.before_request(functools.partial(_limit_body, max_content_length))
     blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
     blueprint.add_url_rule(path, "status", views.status, methods=["GET"])
     blueprint.add_url_rule(path.rstrip("/") + "/openapi.json", "openapi", views.openapi, methods=["GET"])
