@@ -8,6 +8,7 @@ brings its start time back with the outcome.
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from attrs import frozen
 
 from asynctask.core import AsyncTaskError
 from asynctask.logs import close_task_logger, open_task_logger
+
+_log = logging.getLogger("asynctask")
 
 
 class AttemptSupersededError(AsyncTaskError):
@@ -104,9 +107,10 @@ def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
             raise AttemptSupersededError(
                 f"attempt {call.attempt} of task {call.task_id!r} was superseded before it started"
             )
-        logger.info("task %s attempt %d started", call.task_id, call.attempt)
+        # The task's file holds what main logs (and its failure): a silent task writes no file.
+        _log.debug("task %s attempt %d started", call.task_id, call.attempt)
         result = prepared(call.service).main(logger=logger, **call.params)
-        logger.info("task %s attempt %d succeeded", call.task_id, call.attempt)
+        _log.debug("task %s attempt %d succeeded", call.task_id, call.attempt)
     except AttemptSupersededError:
         raise
     except Exception as exc:

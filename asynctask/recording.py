@@ -50,8 +50,18 @@ class Recorder:
         self._unwritten: list[_Unwritten] = []
         self._lock = threading.Lock()
 
-    def change_attempt(self, task_id: str, attempt: int | None, change: Change) -> Task | None:
-        """Apply ``change`` if ``attempt`` is still the running attempt; ``None`` when fenced off."""
+    def change_attempt(
+        self, task_id: str, attempt: int | None, change: Change, known: Task | None = None
+    ) -> Task | None:
+        """Apply ``change`` if ``attempt`` is still the running attempt; ``None`` when fenced off.
+
+        ``known``: the task as this process last wrote it. If the store still
+        holds that version, one compare-and-set write does it, with no read.
+        """
+        if known is not None and known.attempt == attempt and not known.status.finished:
+            task = change(known, self.clock())
+            if self.repository.replace(task, known.version):
+                return task
         for _ in range(MAX_RACES):
             stored = self.repository.get(task_id)
             if stored is None or stored.status.finished:
@@ -63,10 +73,12 @@ class Recorder:
                 return task
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 
-    def record(self, task_id: str, attempt: int | None, change: Change, what: str) -> None:
+    def record(
+        self, task_id: str, attempt: int | None, change: Change, what: str, known: Task | None = None
+    ) -> None:
         """Write how an attempt ended; a store fault queues the write for ``retry_due``."""
         try:
-            self._write(task_id, attempt, change, what)
+            self._write(task_id, attempt, change, what, known)
         except Exception as exc:  # the store is down or failing: keep the outcome, retry later
             now = self.clock()
             _log.warning(
@@ -138,9 +150,11 @@ class Recorder:
         with self._lock:
             self._unwritten.append(item)
 
-    def _write(self, task_id: str, attempt: int | None, change: Change, what: str) -> None:
+    def _write(
+        self, task_id: str, attempt: int | None, change: Change, what: str, known: Task | None = None
+    ) -> None:
         try:
-            written = self.change_attempt(task_id, attempt, change)
+            written = self.change_attempt(task_id, attempt, change, known)
         except UnencodableValueError as exc:
             error = format_error(exc, with_traceback=False)
             written = self.change_attempt(task_id, attempt, lambda t, now: t.failed(error, now))

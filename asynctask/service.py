@@ -49,7 +49,7 @@ from asynctask.wiring import WorkerSideRepository, choose_executor, choose_repos
 
 _log = logging.getLogger("asynctask")
 #: The attempt (and, from another process, start time) the current ``callback`` call is about.
-_CALLBACK: contextvars.ContextVar[tuple[int, datetime | None] | None] = contextvars.ContextVar(
+_CALLBACK: contextvars.ContextVar[tuple[int, datetime | None, Task] | None] = contextvars.ContextVar(
     "asynctask_callback", default=None
 )
 #: How long ``shutdown(wait=True)`` keeps retrying outcomes the store refused.
@@ -73,7 +73,9 @@ class InFlight:
     task_id: str
     attempt: int
     submit_time: datetime
-    future: Future
+    #: The task as this process last wrote it: the next write tries compare-and-set on it first.
+    task: Task
+    future: Future | None = None
     timed_out: bool = False
 
 
@@ -146,8 +148,8 @@ class AsyncTask:
 
     def callback(self, future: Future, task_id: str) -> None:
         """Called when an attempt ends; the default records its result or error."""
-        attempt, start_time = _CALLBACK.get() or (None, None)
-        self._record_outcome(future, task_id, attempt, start_time)
+        attempt, start_time, known = _CALLBACK.get() or (None, None, None)
+        self._record_outcome(future, task_id, attempt, start_time, known)
 
     # -- public helpers --------------------------------------------------------
 
@@ -159,13 +161,29 @@ class AsyncTask:
         submit them under that id. A task already running, or finished and
         not expired, is kept, not run again.
         """
+        return self._request(params, task_id, validated=False).task_id
+
+    def submit(
+        self, params: Mapping[str, Any], task_id: str = "", *, validated: bool = False
+    ) -> tuple[str, Any]:
+        """Submit like ``run``; answer the task id and its detail, as ``retrieve`` would.
+
+        ``validated``: the caller (the HTTP layer) has checked ``params`` against ``main``.
+        """
+        task = self._request(params, task_id, validated=validated)
+        if getattr(self.retrieve, "__func__", None) is not AsyncTask.retrieve:
+            return task.task_id, self.retrieve(task.task_id)  # a user's retrieve is honoured
+        return task.task_id, task_detail(task)
+
+    def _request(self, params: Mapping[str, Any], task_id: str, *, validated: bool) -> Task:
         if task_id and not params:
-            self._submit(_checked_id(task_id), None)
-            return task_id
-        check_params(self._signature, params)
+            return self._submit(_checked_id(task_id), None)
+        if not validated:
+            check_params(self._signature, params)
+        # A fresh uuid cannot be stored yet: try the insert without reading first.
+        fresh = not task_id and type(self).get_task_id is AsyncTask.get_task_id
         task_id = _checked_id(task_id or self.get_task_id(**params))
-        self._submit(task_id, params)
-        return task_id
+        return self._submit(task_id, dict(params), fresh=fresh)
 
     def resume_task(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
@@ -253,10 +271,10 @@ class AsyncTask:
 
     # -- submission ----------------------------------------------------------------
 
-    def _submit(self, task_id: str, params: dict | None) -> Task:
+    def _submit(self, task_id: str, params: dict | None, *, fresh: bool = False) -> Task:
         """Create, resubmit or keep, as the lifecycle decides; retry lost races."""
-        for _ in range(MAX_RACES):
-            stored = self.repository.get(task_id)
+        for race in range(MAX_RACES):
+            stored = None if fresh and race == 0 else self.repository.get(task_id)
             now = self.clock()
             decision = decide(stored, now, self.policy)
             if decision.action is Action.KEEP:
@@ -276,7 +294,8 @@ class AsyncTask:
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
 
     def _dispatch(self, task: Task) -> None:
-        hook = StartHook(partial(self._mark_started, task.task_id, task.attempt))
+        item = InFlight(task.task_id, task.attempt, task.submit_time, task)
+        hook = StartHook(partial(self._mark_started, item))
         call = TaskCall(self, task.task_id, task.attempt, task.params)
         self._supervisor.start()
         try:
@@ -287,14 +306,14 @@ class AsyncTask:
                 task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
             )
             raise
-        item = InFlight(task.task_id, task.attempt, task.submit_time, future)
+        item.future = future
         with self._inflight_changed:
             self._inflight[future] = item
         future.add_done_callback(partial(self._on_done, item))
 
     def _on_done(self, item: InFlight, future: Future) -> None:
         view, start_time = _unwrap_remote(future)
-        token = _CALLBACK.set((item.attempt, start_time))
+        token = _CALLBACK.set((item.attempt, start_time, item.task))
         try:
             self.callback(view, item.task_id)
         except Exception:
@@ -316,15 +335,25 @@ class AsyncTask:
             self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
         return self.repository.get(task.task_id)
 
-    def _mark_started(self, task_id: str, attempt: int) -> bool:
+    def _mark_started(self, item: InFlight) -> bool:
         try:
-            return self.recorder.change_attempt(task_id, attempt, lambda t, now: t.started(now)) is not None
+            started = self.recorder.change_attempt(
+                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
+            )
         except Exception:
-            _log.exception("could not record the start of task %s attempt %d", task_id, attempt)
+            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
             return True
+        if started is not None:
+            item.task = started
+        return started is not None
 
     def _record_outcome(
-        self, future: Future, task_id: str, attempt: int | None, start_time: datetime | None
+        self,
+        future: Future,
+        task_id: str,
+        attempt: int | None,
+        start_time: datetime | None,
+        known: Task | None,
     ) -> None:
         if future.cancelled():
             error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
@@ -339,7 +368,7 @@ class AsyncTask:
         else:
             result = future.result()
             change = _ended(lambda t, now: t.succeeded(result, now), start_time)
-        self.recorder.record(task_id, attempt, change, "the result")
+        self.recorder.record(task_id, attempt, change, "the result", known=known)
 
 
 def _shutdown_at_exit(service_ref: weakref.ref) -> None:

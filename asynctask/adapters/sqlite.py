@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -65,7 +67,8 @@ class SqliteTaskRepository(TaskRepository):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
+        if hasattr(os, "register_at_fork"):  # a forked child must not use its parent's connections
+            os.register_at_fork(after_in_child=functools.partial(_forget_connections, weakref.ref(self)))
         with self._connection() as connection:
             connection.executescript(_SCHEMA)
 
@@ -114,9 +117,6 @@ class SqliteTaskRepository(TaskRepository):
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
-            # A forked child must not use its parent's connections.
-            self._pid, self._local, self._connections = os.getpid(), threading.local(), []
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
@@ -128,6 +128,12 @@ class SqliteTaskRepository(TaskRepository):
             with self._lock:
                 self._connections.append(connection)
         return connection
+
+
+def _forget_connections(repository_ref: weakref.ref) -> None:
+    repository = repository_ref()
+    if repository is not None:
+        repository._local, repository._connections = threading.local(), []
 
 
 def _time(value: datetime | None) -> str | None:

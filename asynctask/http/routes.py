@@ -78,8 +78,8 @@ class TaskViews:
             raise problem
         if params or not task_id:
             self.params.check(params)
-        task_id = self.service.run(task_id=task_id, **params)
-        return ok(_with_id(task_id, self.service.retrieve(task_id) or {}))
+        task_id, found = self.service.submit(params, task_id, validated=True)
+        return ok(_with_id(task_id, {} if found is None else found))
 
     def status(self) -> Response:
         """``GET``: the detail of the task named by ``?task_id=`` or a ``{"task_id": ...}`` body."""

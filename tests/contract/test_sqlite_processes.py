@@ -62,3 +62,20 @@ def test_compare_and_set_loses_no_update_across_processes(tmp_path):
     stored = SqliteTaskRepository(path).get("counter")
     assert stored.extra["count"] == PROCESSES * INCREMENTS
     assert stored.version == make_task().version + PROCESSES * INCREMENTS
+
+
+def _insert_in_child(repository, results) -> None:
+    results.put(repository.insert(make_task(task_id="from-child")))
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    repository = SqliteTaskRepository(tmp_path / "tasks.db")
+    repository.insert(make_task(task_id="from-parent"))  # the parent has a connection open
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_insert_in_child, args=(repository, results))
+    child.start()
+    assert results.get(timeout=30) is True
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert repository.get("from-child") is not None and repository.get("from-parent") is not None

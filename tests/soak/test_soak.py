@@ -15,6 +15,7 @@ from asynctask import AsyncTask, InMemoryTaskRepository
 TASKS = 2000
 FIRST = 100
 WORKERS = 8
+SUPERVISOR = "asynctask-supervisor-Echo"
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc (Linux)")
 
@@ -39,7 +40,7 @@ def resources(folder=None) -> dict:
     return {
         "fds": sum(_points_below(fd, folder) for fd in os.listdir("/proc/self/fd")),
         "all_fds": len(os.listdir("/proc/self/fd")),
-        "threads": sum(t.name.startswith(("soak", "asynctask")) for t in threading.enumerate()),
+        "threads": sum(t.name.startswith("soak") or t.name == SUPERVISOR for t in threading.enumerate()),
         "loggers": len(logging.Logger.manager.loggerDict),
         "rss": rss,
     }
