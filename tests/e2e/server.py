@@ -82,3 +82,16 @@ def serve_recorder(tmp_path: Path, *extra: str) -> tuple[Server, Path]:
     store = f"sqlite:///{tmp_path / 'tasks.db'}"
     args = ["serve", "tests.e2e.sample_app:Recorder", "--store", store, "--log-dir", str(tmp_path / "logs")]
     return Server([*args, *extra], cwd=ROOT, env={"RECORDER_DIR": str(runs)}), runs
+
+
+def run_script(path: Path, source: str) -> subprocess.CompletedProcess:
+    """Write ``source`` to ``path`` and run it with this Python, in its folder, as a user would."""
+    path.write_text(source, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, path.name],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "DISABLE_STREAM_HANDLER": "1", "PATH": "/usr/bin:/bin"},
+    )

@@ -1,11 +1,9 @@
 """A script that never calls shutdown() still records its tasks when the interpreter exits."""
 
-import subprocess
-import sys
 import textwrap
 
 from asynctask import SqliteTaskRepository
-from tests.e2e.server import ROOT
+from tests.e2e.server import run_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -33,15 +31,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_a_script_that_exits_without_shutdown_records_its_task(tmp_path):
-    (tmp_path / "script.py").write_text(SCRIPT)
-    done = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": str(ROOT), "DISABLE_STREAM_HANDLER": "1", "PATH": "/usr/bin:/bin"},
-    )
+    done = run_script(tmp_path / "script.py", SCRIPT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "nap"
     task = SqliteTaskRepository(tmp_path / "tasks.db").get("nap")

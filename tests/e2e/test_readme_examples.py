@@ -1,14 +1,13 @@
 """The README's executor examples run as scripts, as a user would paste them."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.server import run_script
+
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROOT = README.parent
 
 
 def example(name: str) -> str:
@@ -28,16 +27,8 @@ def example(name: str) -> str:
     ],
 )
 def test_the_example_prints_what_the_readme_says(tmp_path, name, printed):
-    script = tmp_path / f"example_{name}.py"  # not dask.py: it would shadow the package
-    script.write_text(example(name), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": str(ROOT), "DISABLE_STREAM_HANDLER": "1", "PATH": "/usr/bin:/bin"},
-    )
+    # Not dask.py: a script of that name would shadow the package.
+    done = run_script(tmp_path / f"example_{name}.py", example(name))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == printed
     assert f"# {printed}" in example(name)

@@ -6,12 +6,24 @@ from tests.service.apps import Counter
 
 
 @pytest.fixture
-def service(tmp_path, executor, clock):
-    service = Counter(
-        logger_dir=str(tmp_path), repository=InMemoryTaskRepository(), executor=executor, clock=clock
-    )
-    yield service
-    service.shutdown()
+def make(tmp_path, executor, clock):
+    """Build a service of ``cls`` on a memory store with the test's executor and clock."""
+    services = []
+
+    def build(cls):
+        services.append(
+            cls(logger_dir=str(tmp_path), repository=InMemoryTaskRepository(), executor=executor, clock=clock)
+        )
+        return services[-1]
+
+    yield build
+    for service in services:
+        service.shutdown()
+
+
+@pytest.fixture
+def service(make):
+    return make(Counter)
 
 
 @pytest.fixture
@@ -20,12 +32,8 @@ def client(service):
 
 
 @pytest.fixture
-def typed(tmp_path, executor, clock):
-    service = Typed(
-        logger_dir=str(tmp_path), repository=InMemoryTaskRepository(), executor=executor, clock=clock
-    )
-    yield service
-    service.shutdown()
+def typed(make):
+    return make(Typed)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Timeouts, heartbeats, orphaned tasks, resume, and a store that goes away for a while."""
 
 import logging
-import threading
 
 import pytest
 
@@ -25,9 +24,7 @@ def test_a_task_past_task_timeout_is_failed_with_a_timeout_error_and_cancelled(m
 def test_the_late_result_of_a_timed_out_attempt_is_dropped(make_service, executor, clock):
     service = make_service(cls=Gated, task_timeout=60)
     service.run(name="g")
-    worker = threading.Thread(target=executor.run_next)
-    worker.start()
-    assert service.entered.wait(5)
+    worker = service.start_first_run(executor)
     clock.advance(seconds=61)
     service._supervisor.tick()
     service.release.set()

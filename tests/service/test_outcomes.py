@@ -26,13 +26,18 @@ class Gated(Counter):
             return "late result of attempt 1"
         return f"result of attempt {len(self.calls)}"
 
+    def start_first_run(self, executor) -> threading.Thread:
+        """Run the first queued attempt in a thread, and return once it is inside main."""
+        worker = threading.Thread(target=executor.run_next)
+        worker.start()
+        assert self.entered.wait(5)
+        return worker
+
 
 def test_a_late_result_of_a_superseded_attempt_is_dropped(make_service, executor, clock, caplog):
     service = make_service(cls=Gated, task_timeout=60)
     service.run(name="g")
-    worker = threading.Thread(target=executor.run_next)
-    worker.start()
-    assert service.entered.wait(5)
+    worker = service.start_first_run(executor)
     clock.advance(seconds=60)
     service.run(name="g")
     executor.run_next()
@@ -118,9 +123,7 @@ def test_update_task_in_an_overridden_callback_cannot_touch_a_newer_attempt(make
 
     service = make_service(cls=Custom, task_timeout=60)
     service.run(name="c")
-    worker = threading.Thread(target=executor.run_next)
-    worker.start()
-    assert service.entered.wait(5)
+    worker = service.start_first_run(executor)
     clock.advance(seconds=60)
     service.run(name="c")  # attempt 2, queued
     service.release.set()
