@@ -12,6 +12,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
 
@@ -130,3 +131,20 @@ def format_error(exc: BaseException, *, with_traceback: bool = True) -> str:
     else:
         text = "".join(traceback.format_exception_only(type(exc), exc))
     return text.rstrip("\n")
+
+
+def unwrap_remote(future: Future) -> tuple[Future, datetime | None]:
+    """What ``callback`` sees: the result of ``main``, even when it ran in another process.
+
+    Also the start time an attempt in another process brought back (``None`` otherwise).
+    """
+    if future.cancelled() or future.exception() is not None or not isinstance(future.result(), RemoteOutcome):
+        return future, None
+    outcome: RemoteOutcome = future.result()
+    view: Future = Future()
+    view.set_running_or_notify_cancel()
+    if outcome.error is None:
+        view.set_result(outcome.result)
+    else:
+        view.set_exception(RemoteTaskError(outcome.error))
+    return view, outcome.start_time

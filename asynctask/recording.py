@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 from attrs import define
 
 from asynctask.core import SubmissionConflictError, Task, TaskRepository, UnencodableValueError
-from asynctask.execution import format_error
+from asynctask.execution import AttemptSupersededError, RemoteTaskError, format_error
 
 _log = logging.getLogger("asynctask")
 #: How many lost compare-and-set races a write tolerates before giving up.
@@ -89,6 +90,30 @@ class Recorder:
                     _Unwritten(task_id, attempt, change, what, now, now + self.first_delay, self.first_delay)
                 )
 
+    def record_future(
+        self,
+        future: Future,
+        task_id: str,
+        attempt: int | None,
+        start_time: datetime | None,
+        known: Task | None,
+    ) -> None:
+        """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation."""
+        if future.cancelled():
+            error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
+            change = _ended(lambda t, now: t.failed(error, now), start_time)
+        elif future.exception() is not None:
+            exc = future.exception()
+            if isinstance(exc, AttemptSupersededError):
+                _log.info("%s", exc)
+                return
+            error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
+            change = _ended(lambda t, now: t.failed(error, now), start_time)
+        else:
+            result = future.result()
+            change = _ended(lambda t, now: t.succeeded(result, now), start_time)
+        self.record(task_id, attempt, change, "the result", known=known)
+
     def retry_due(self) -> None:
         """Retry the queued writes that are due; give up loudly after ``retry_for``."""
         now = self.clock()
@@ -162,3 +187,10 @@ class Recorder:
             _log.warning(
                 "dropped %s of task %s attempt %s: the attempt is over or superseded", what, task_id, attempt
             )
+
+
+def _ended(change: Change, start_time: datetime | None) -> Change:
+    """``change``, first setting the start time an attempt in another process brought back."""
+    if start_time is None:
+        return change
+    return lambda t, now: change(t if t.start_time else t.started(start_time), now)

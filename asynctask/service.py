@@ -31,14 +31,12 @@ from asynctask.core import (
 )
 from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
 from asynctask.execution import (
-    AttemptSupersededError,
-    RemoteOutcome,
-    RemoteTaskError,
     StartHook,
     TaskCall,
     execute_task,
     forget_prepared,
     format_error,
+    unwrap_remote,
 )
 from asynctask.logs import task_logger
 from asynctask.monitor import QueueLog
@@ -149,7 +147,7 @@ class AsyncTask:
     def callback(self, future: Future, task_id: str) -> None:
         """Called when an attempt ends; the default records its result or error."""
         attempt, start_time, known = _CALLBACK.get() or (None, None, None)
-        self._record_outcome(future, task_id, attempt, start_time, known)
+        self.recorder.record_future(future, task_id, attempt, start_time, known)
 
     # -- public helpers --------------------------------------------------------
 
@@ -312,7 +310,7 @@ class AsyncTask:
         future.add_done_callback(partial(self._on_done, item))
 
     def _on_done(self, item: InFlight, future: Future) -> None:
-        view, start_time = _unwrap_remote(future)
+        view, start_time = unwrap_remote(future)
         token = _CALLBACK.set((item.attempt, start_time, item.task))
         try:
             self.callback(view, item.task_id)
@@ -347,29 +345,6 @@ class AsyncTask:
             item.task = started
         return started is not None
 
-    def _record_outcome(
-        self,
-        future: Future,
-        task_id: str,
-        attempt: int | None,
-        start_time: datetime | None,
-        known: Task | None,
-    ) -> None:
-        if future.cancelled():
-            error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
-            change = _ended(lambda t, now: t.failed(error, now), start_time)
-        elif future.exception() is not None:
-            exc = future.exception()
-            if isinstance(exc, AttemptSupersededError):
-                _log.info("%s", exc)
-                return
-            error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
-            change = _ended(lambda t, now: t.failed(error, now), start_time)
-        else:
-            result = future.result()
-            change = _ended(lambda t, now: t.succeeded(result, now), start_time)
-        self.recorder.record(task_id, attempt, change, "the result", known=known)
-
 
 def _shutdown_at_exit(service_ref: weakref.ref) -> None:
     """At interpreter exit: record what is left, as ``shutdown()`` would."""
@@ -384,27 +359,6 @@ def _supervise_every(policy: Policy, monitor_interval: float) -> float:
     if policy.lease is not None:
         periods.append(policy.lease.total_seconds() / 4)
     return max(min(periods), 0.01)
-
-
-def _ended(change: Callable, start_time: datetime | None) -> Callable:
-    """``change``, first setting the start time an attempt in another process brought back."""
-    if start_time is None:
-        return change
-    return lambda t, now: change(t if t.start_time else t.started(start_time), now)
-
-
-def _unwrap_remote(future: Future) -> tuple[Future, datetime | None]:
-    """What ``callback`` sees: the result of ``main``, even when it ran in another process."""
-    if future.cancelled() or future.exception() is not None or not isinstance(future.result(), RemoteOutcome):
-        return future, None
-    outcome: RemoteOutcome = future.result()
-    view: Future = Future()
-    view.set_running_or_notify_cancel()
-    if outcome.error is None:
-        view.set_result(outcome.result)
-    else:
-        view.set_exception(RemoteTaskError(outcome.error))
-    return view, outcome.start_time
 
 
 def task_detail(task: Task) -> dict:
