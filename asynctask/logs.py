@@ -65,7 +65,8 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
             logger.addHandler(entry.files[path])
         if len(logger.handlers) == len(entry.files) and not stream_disabled():
             logger.addHandler(_formatted(logging.StreamHandler()))
-        logger.setLevel(logging.DEBUG)
+        # A logger of our own, new to logging: set its level without setLevel's walk over every logger.
+        logger.level = logging.DEBUG
         logger.propagate = False
         return logger
 

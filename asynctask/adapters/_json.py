@@ -41,9 +41,23 @@ def _check_keys(value: Any, what: str) -> None:
 Frozen = tuple[str, str, str]
 
 
-def freeze(task: Task) -> Frozen:
-    """The values of ``task`` as JSON text, or ``UnencodableValueError``."""
-    return dumps(task.params, "params"), dumps(task.result, "result"), dumps(task.extra, "extra fields")
+_VALUES = (("params", "params"), ("result", "result"), ("extra", "extra fields"))
+
+
+def freeze(task: Task, previous: tuple[Task, Frozen] | None = None) -> Frozen:
+    """The values of ``task`` as JSON text, or ``UnencodableValueError``.
+
+    ``previous``: the stored task and its text; a value that is the very same
+    object as there (a change that did not touch it) keeps its text.
+    """
+    texts = []
+    for index, (name, what) in enumerate(_VALUES):
+        value = getattr(task, name)
+        if previous is not None and value is getattr(previous[0], name):
+            texts.append(previous[1][index])
+        else:
+            texts.append(dumps(value, what))
+    return texts[0], texts[1], texts[2]
 
 
 def thaw(task: Task, frozen: Frozen) -> Task:

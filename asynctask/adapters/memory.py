@@ -33,7 +33,8 @@ class InMemoryTaskRepository(TaskRepository):
 
     def replace(self, task: Task, expected_version: int) -> bool:
         """Store ``task`` if the stored version is still ``expected_version``."""
-        record = (task, freeze(task))
+        # Values this change did not touch keep their text; the version check below guards the reuse.
+        record = (task, freeze(task, self._tasks.get(task.task_id)))
         with self._lock:
             stored = self._tasks.get(task.task_id)
             if stored is None or stored[0].version != expected_version:

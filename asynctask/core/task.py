@@ -42,6 +42,8 @@ MANAGED_FIELDS = frozenset(
 
 def utc(value: datetime) -> datetime:
     """An aware datetime as UTC, truncated to milliseconds (what every store keeps)."""
+    if value.__class__ is datetime and value.tzinfo is timezone.utc and not value.microsecond % 1000:
+        return value  # canonical already: the common case on every change of a task
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
     value = value.astimezone(timezone.utc)
