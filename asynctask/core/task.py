@@ -106,8 +106,8 @@ class Task:
         )
 
     def started(self, now: datetime) -> Task:
-        """The attempt has begun executing."""
-        return self._change("start", now, start_time=now)
+        """The attempt has begun executing (a sign of life of its owner too)."""
+        return self._change("start", now, start_time=now, heartbeat_time=now)
 
     def succeeded(self, result: Any, now: datetime) -> Task:
         """The attempt returned ``result``."""

@@ -193,3 +193,31 @@ def test_with_resume_reading_an_orphaned_task_reruns_it_instead_of_failing_it(
     )
     executor.run_all()
     assert service.retrieve("task-lost")["status"] == "success" and len(service.calls) == 1
+
+
+def test_a_task_that_waited_long_in_the_queue_is_not_taken_for_an_orphan_when_it_starts(
+    make_service, executor, clock
+):
+    service = make_service(lease=60)
+    service.run(name="queued")
+    for _ in range(10):  # ten minutes in the queue, heartbeated all along
+        clock.advance(seconds=60)
+        service._supervisor.tick()
+    executor.run_next()  # starts (and ends) now: its writes must not bring back an old heartbeat
+    clock.advance(seconds=30)
+    detail = service.retrieve("task-queued")
+    assert (detail["status"], detail["attempt"]) == ("success", 1)
+
+
+def test_starting_is_a_sign_of_life(make_service, repository, executor, clock):
+    service = make_service(cls=Gated, lease=60)
+    service.run(name="g")
+    for _ in range(3):
+        clock.advance(seconds=50)
+        service._supervisor.tick()
+    worker = service.start_first_run(executor)
+    assert repository.get("task-g").heartbeat_time == clock.now
+    clock.advance(seconds=30)
+    assert service.retrieve("task-g")["status"] == "running"
+    service.release.set()
+    worker.join()
