@@ -28,6 +28,7 @@ class _OpenLogger:
         self.name = name
         self.users = 0
         self.files: dict[str, logging.Handler] = {}
+        self.streams: list[logging.Handler] = []
 
 
 def log_file_name(task_id: str) -> str:
@@ -63,8 +64,9 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
         if path not in entry.files:
             entry.files[path] = _formatted(logging.FileHandler(path, encoding="utf-8", delay=True))
             logger.addHandler(entry.files[path])
-        if len(logger.handlers) == len(entry.files) and not stream_disabled():
-            logger.addHandler(_formatted(logging.StreamHandler()))
+        if not entry.streams and not stream_disabled():
+            entry.streams.append(_formatted(logging.StreamHandler()))
+            logger.addHandler(entry.streams[0])
         # A logger of our own, new to logging: set its level without setLevel's walk over every logger.
         logger.level = logging.DEBUG
         logger.propagate = False
@@ -82,7 +84,7 @@ def close_task_logger(task_id: str) -> None:
             return
         del _open[task_id]
         logger = logging.getLogger(entry.name)
-        for handler in list(logger.handlers):
+        for handler in [*entry.files.values(), *entry.streams]:
             logger.removeHandler(handler)
             handler.close()
         # Loggers are never freed by logging itself; one per task would grow forever.
@@ -119,10 +121,18 @@ class _AppendingHandler(logging.Handler):
 
 
 def _free_name(task_id: str) -> str:
+    """``task_id`` if no logger has that name (or is below it); else a name of our own, free too."""
     taken = logging.Logger.manager.loggerDict
-    if task_id == "root" or task_id in taken or any(name.startswith(task_id + ".") for name in taken):
+
+    def free(name: str) -> bool:
+        below = name + "."
+        return name != "root" and name not in taken and not any(other.startswith(below) for other in taken)
+
+    if free(task_id) and not task_id.startswith(NAMESPACE):
+        return task_id
+    if free(NAMESPACE + task_id):
         return NAMESPACE + task_id
-    return task_id
+    return NAMESPACE + hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _formatted(handler: logging.Handler) -> logging.Handler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import copy
 import logging
 import os
 import threading
@@ -181,7 +182,7 @@ class AsyncTask:
         # A fresh uuid cannot be stored yet: try the insert without reading first.
         fresh = not task_id and type(self).get_task_id is AsyncTask.get_task_id
         task_id = _checked_id(task_id or self.get_task_id(**params))
-        return self._submit(task_id, dict(params), fresh=fresh)
+        return self._submit(task_id, copy.deepcopy(dict(params)), fresh=fresh)  # the caller keeps theirs
 
     def resume_task(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
@@ -294,7 +295,8 @@ class AsyncTask:
     def _dispatch(self, task: Task) -> None:
         item = InFlight(task.task_id, task.attempt, task.submit_time, task)
         hook = StartHook(partial(self._mark_started, item))
-        call = TaskCall(self, task.task_id, task.attempt, task.params)
+        # main gets its own copy: what it does to its arguments must not reach the stored params.
+        call = TaskCall(self, task.task_id, task.attempt, copy.deepcopy(task.params))
         self._supervisor.start()
         try:
             future = self._executor.submit(execute_task, call, hook)

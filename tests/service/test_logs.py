@@ -176,3 +176,15 @@ def test_shutdown_stops_the_supervisor_thread(service):
     assert thread.is_alive()
     service.shutdown()
     assert not thread.is_alive()
+
+
+def test_two_task_ids_never_share_a_logger(tmp_path):
+    inside = open_task_logger("asynctask.task.root", str(tmp_path))
+    root = open_task_logger("root", str(tmp_path))
+    assert inside is not root
+    root.info("line of root")
+    close_task_logger("root")
+    inside.info("line of the other task")
+    close_task_logger("asynctask.task.root")
+    assert "line of the other task" in (tmp_path / log_file_name("asynctask.task.root")).read_text()
+    assert "line of the other task" not in (tmp_path / log_file_name("root")).read_text()

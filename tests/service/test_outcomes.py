@@ -132,3 +132,20 @@ def test_update_task_in_an_overridden_callback_cannot_touch_a_newer_attempt(make
     assert (detail["status"], detail["attempt"], detail["result"]) == ("running", 2, None)
     executor.run_all()
     assert service.retrieve("task-c")["result"] == "result of attempt 2"
+
+
+def test_what_main_does_to_its_arguments_never_reaches_the_stored_params(make_service, executor, repository):
+    class Mutates(Counter):
+        def main(self, name, fail=False, value=None, logger=None):
+            value["items"].append("added by main")
+            value["seen"] = {1, 2}  # not even storable
+            return "ok"
+
+    service = make_service(cls=Mutates)
+    given = {"items": [3, 1, 2]}
+    service.run(name="m", value=given)
+    given["items"].append("added by the caller after run()")
+    executor.run_all()
+    detail = service.retrieve("task-m")
+    assert (detail["status"], detail["result"]) == ("success", "ok")
+    assert repository.get("task-m").params == {"name": "m", "value": {"items": [3, 1, 2]}}
