@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from attrs import fields
-
 from asynctask.core import Task, UnencodableValueError
 
 
@@ -62,9 +60,5 @@ def freeze(task: Task, previous: tuple[Task, Frozen] | None = None) -> Frozen:
 
 def thaw(task: Task, frozen: Frozen) -> Task:
     """``task`` with fresh copies of its values, read back from ``frozen``."""
-    values = {name: getattr(task, name) for name in FIELD_NAMES}
-    values["params"], values["result"], values["extra"] = (json.loads(text) for text in frozen)
-    return Task.restore(values)
-
-
-FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
+    params, result, extra = (json.loads(text) for text in frozen)
+    return task.with_canonical(params=params, result=result, extra=extra)

@@ -132,9 +132,13 @@ class Task:
 
     def heartbeat(self, now: datetime) -> Task:
         """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""
-        values = {name: getattr(self, name) for name in _FIELD_NAMES}
-        values["heartbeat_time"] = utc(now)
-        return Task.restore(values)
+        return self.with_canonical(heartbeat_time=utc(now))
+
+    def with_canonical(self, **values: Any) -> Task:
+        """Like ``attrs.evolve`` for values already in canonical form: no converter runs."""
+        current = {name: getattr(self, name) for name in _FIELD_NAMES}
+        current.update(values)
+        return Task.restore(current)
 
     @classmethod
     def restore(cls, values: Mapping[str, Any]) -> Task:
@@ -151,13 +155,11 @@ class Task:
     def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
         if self.status not in TRANSITIONS[verb]:
             raise IllegalTransitionError(f"cannot {verb} task {self.task_id!r}: it is {self.status.value}")
-        # Like attrs.evolve, but converting only what changes: the rest is canonical already.
-        values = {name: getattr(self, name) for name in _FIELD_NAMES}
-        values.update(version=self.version + 1, update_time=utc(now))
+        # Convert only what changes: the rest is canonical already.
         for name, value in changes.items():
             convert = _CONVERTERS.get(name)
-            values[name] = value if convert is None else convert(value)
-        return Task.restore(values)
+            changes[name] = value if convert is None else convert(value)
+        return self.with_canonical(version=self.version + 1, update_time=utc(now), **changes)
 
 
 _FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
