@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import threading
 
 #: The line format of task logs.
@@ -21,6 +22,17 @@ _lock = threading.Lock()
 _open: dict[str, _OpenLogger] = {}
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (pytest's capture, a redirect ...)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
 class _OpenLogger:
     """A task logger while runs of its task are open: its name, its users, its handlers by file."""
 
@@ -28,7 +40,7 @@ class _OpenLogger:
         self.name = name
         self.users = 0
         self.files: dict[str, logging.Handler] = {}
-        self.streams: list[logging.Handler] = []
+        self.echo = False  # the shared stderr handler is attached
 
 
 def log_file_name(task_id: str) -> str:
@@ -64,9 +76,9 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
         if path not in entry.files:
             entry.files[path] = _formatted(logging.FileHandler(path, encoding="utf-8", delay=True))
             logger.addHandler(entry.files[path])
-        if not entry.streams and not stream_disabled():
-            entry.streams.append(_formatted(logging.StreamHandler()))
-            logger.addHandler(entry.streams[0])
+        if not entry.echo and not stream_disabled():
+            entry.echo = True
+            logger.addHandler(_STDERR)
         # A logger of our own, new to logging: set its level without setLevel's walk over every logger.
         logger.level = logging.DEBUG
         logger.propagate = False
@@ -84,9 +96,10 @@ def close_task_logger(task_id: str) -> None:
             return
         del _open[task_id]
         logger = logging.getLogger(entry.name)
-        for handler in [*entry.files.values(), *entry.streams]:
+        for handler in entry.files.values():
             logger.removeHandler(handler)
             handler.close()
+        logger.removeHandler(_STDERR)  # shared by every task logger: never closed
         # Loggers are never freed by logging itself; one per task would grow forever.
         logging.Logger.manager.loggerDict.pop(entry.name, None)
 
@@ -100,7 +113,7 @@ def task_logger(task_id: str, logger_dir: str) -> logging.Logger:
     logger = logging.Logger(task_id)  # not registered: nothing to forget later
     logger.addHandler(_formatted(_AppendingHandler(os.path.join(logger_dir, log_file_name(task_id)))))
     if not stream_disabled():
-        logger.addHandler(_formatted(logging.StreamHandler()))
+        logger.addHandler(_STDERR)
     logger.propagate = False
     return logger
 
@@ -125,8 +138,8 @@ def _free_name(task_id: str) -> str:
     taken = logging.Logger.manager.loggerDict
 
     def free(name: str) -> bool:
-        below = name + "."
-        return name != "root" and name not in taken and not any(other.startswith(below) for other in taken)
+        # A logger below ``name`` ("name.child") left a PlaceHolder under ``name``: taken too.
+        return name != "root" and name not in taken
 
     if free(task_id) and not task_id.startswith(NAMESPACE):
         return task_id
@@ -136,5 +149,9 @@ def _free_name(task_id: str) -> str:
 
 
 def _formatted(handler: logging.Handler) -> logging.Handler:
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(_FORMATTER)
     return handler
+
+
+_FORMATTER = logging.Formatter(LOG_FORMAT)  # stateless: one for every task handler
+_STDERR = _formatted(_Stderr())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
+import mmap
 import os
 import sqlite3
 import threading
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from asynctask.adapters._errors import store_errors
-from asynctask.adapters._json import dumps
+from asynctask.adapters._json import Frozen, FrozenValue, dumps, thaw
 from asynctask.core import Task, TaskRepository, TaskStatus
 
 _COLUMNS = (
@@ -47,6 +47,10 @@ _STALE = (
 )
 #: What a busy, locked, missing or broken database file raises.
 _unavailable = store_errors(sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
+#: The WAL-index header: two copies of 48 bytes at the start of the ``-shm`` file (sqlite.org/walformat.html).
+_HEADER, _HEADER_COPY = slice(0, 48), slice(48, 96)
+#: At most this many tasks are kept by the read cache.
+CACHE_SIZE = 4096
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE task_id = ? AND version = ?"
 
 
@@ -54,6 +58,10 @@ class SqliteTaskRepository(TaskRepository):
     """Tasks as rows of one table; the primary key dedupes, ``UPDATE ... WHERE version = ?`` is the CAS.
 
     Each thread (and each process after a fork) opens its own connection.
+
+    Reads are cached while the database does not change: SQLite counts every
+    commit, from any connection or process, in the WAL-index header of the
+    ``-shm`` file, and the cache is dropped whenever that header moves.
     """
 
     @_unavailable
@@ -67,6 +75,9 @@ class SqliteTaskRepository(TaskRepository):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._wal_index: mmap.mmap | None = None
+        self._cache: dict[str, tuple[Task, Frozen]] = {}
+        self._cache_header = b""
         if hasattr(os, "register_at_fork"):  # a forked child must not use its parent's connections
             os.register_at_fork(after_in_child=functools.partial(_forget_connections, weakref.ref(self)))
         with self._connection() as connection:
@@ -75,8 +86,24 @@ class SqliteTaskRepository(TaskRepository):
     @_unavailable
     def get(self, task_id: str) -> Task | None:
         """The stored task, or ``None``."""
+        header = self._header()
+        if header is not None:
+            cache = self._cache
+            if header == self._cache_header:
+                cached = cache.get(task_id)
+                if cached is not None:
+                    return thaw(*cached)
+            else:  # something was committed since the cache was filled
+                cache = self._cache = {}
+                self._cache_header = header
         row = self._connection().execute(_SELECT, (task_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        if row is None:
+            return None
+        stored = _from_row(row)
+        # The row is at least as new as ``header``; if the header moved meanwhile, this cache is gone.
+        if header is not None and self._cache_header == header and len(cache) < CACHE_SIZE:
+            cache[task_id] = stored
+        return thaw(*stored)
 
     @_unavailable
     def insert(self, task: Task) -> bool:
@@ -103,7 +130,7 @@ class SqliteTaskRepository(TaskRepository):
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
         rows = self._connection().execute(_STALE, (_time(heartbeat_before), limit)).fetchall()
-        return [_from_row(row) for row in rows]
+        return [thaw(*_from_row(row)) for row in rows]
 
     def __repr__(self) -> str:
         return f"SqliteTaskRepository({self.path!r})"
@@ -115,6 +142,7 @@ class SqliteTaskRepository(TaskRepository):
         for connection in connections:
             connection.close()
         self._local = threading.local()
+        self._forget_wal_index()
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -122,18 +150,53 @@ class SqliteTaskRepository(TaskRepository):
             connection = sqlite3.connect(
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA journal_mode=WAL")
+            wal = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA schema_version").fetchone()  # a read: the WAL-index exists now
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
+                if wal and self._wal_index is None:
+                    self._wal_index = _map_wal_index(self.path)
         return connection
+
+    def _header(self) -> bytes | None:
+        """The WAL-index header now, or ``None`` when it cannot be read consistently (then: no cache)."""
+        wal_index = self._wal_index
+        if wal_index is None:
+            return None
+        try:
+            header = wal_index[_HEADER]
+        except ValueError:  # closed by close() meanwhile
+            return None
+        # SQLite writes the second copy first: equal copies with isInit set are a settled header.
+        return header if header == wal_index[_HEADER_COPY] and header[12] == 1 else None
+
+    def _forget_wal_index(self) -> None:
+        wal_index, self._wal_index = self._wal_index, None
+        self._cache, self._cache_header = {}, b""
+        if wal_index is not None:
+            wal_index.close()
+
+
+def _map_wal_index(path: str) -> mmap.mmap | None:
+    """The WAL-index (``<path>-shm``) mapped read-only; ``None`` where SQLite keeps it elsewhere.
+
+    Called with a connection of this process open, so the file cannot be
+    removed (SQLite removes it when the last connection closes).
+    """
+    try:
+        with open(path + "-shm", "rb") as file:
+            return mmap.mmap(file.fileno(), 136, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # no such file (another VFS), or not initialised yet
+        return None
 
 
 def _forget_connections(repository_ref: weakref.ref) -> None:
     repository = repository_ref()
     if repository is not None:
         repository._local, repository._connections = threading.local(), []
+        repository._wal_index, repository._cache, repository._cache_header = None, {}, b""
 
 
 def _time(value: datetime | None) -> str | None:
@@ -163,11 +226,11 @@ def _to_row(task: Task) -> tuple:
     )
 
 
-def _from_row(row: tuple) -> Task:
+def _from_row(row: tuple) -> tuple[Task, Frozen]:
+    """A row as a task and the JSON text of its values (``thaw`` makes the values of each copy)."""
     values = dict(zip(_COLUMNS, row, strict=True))
-    for name in ("params", "result", "extra"):
-        values[name] = json.loads(values[name])
+    frozen = (FrozenValue(values["params"]), FrozenValue(values["result"]), FrozenValue(values["extra"]))
     for name in ("create_time", "update_time", "submit_time", "start_time", "end_time", "heartbeat_time"):
         values[name] = _parse_time(values[name])
     values["status"] = TaskStatus(values["status"])
-    return Task.restore(values)  # our own rows: canonical already
+    return Task.restore(values), frozen  # our own rows: canonical already

@@ -62,15 +62,29 @@ def test_logging_getlogger_task_id_writes_to_the_task_log_while_it_runs(make_ser
     assert "WARNING - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
 
 
-def test_disable_stream_handler_leaves_only_the_file_handler(tmp_path, monkeypatch):
+def test_disable_stream_handler_leaves_only_the_file_handler(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DISABLE_STREAM_HANDLER", "1")
     logger = open_task_logger("quiet", str(tmp_path))
     assert [type(h).__name__ for h in logger.handlers] == ["FileHandler"]
+    logger.info("said quietly")
     close_task_logger("quiet")
     monkeypatch.setenv("DISABLE_STREAM_HANDLER", "")
     logger = open_task_logger("loud", str(tmp_path))
-    assert sorted(type(h).__name__ for h in logger.handlers) == ["FileHandler", "StreamHandler"]
+    assert all(isinstance(h, logging.StreamHandler) for h in logger.handlers) and len(logger.handlers) == 2
+    logger.info("said aloud")  # to sys.stderr as it is now (pytest's capture), not as it was at import
     close_task_logger("loud")
+    err = capsys.readouterr().err
+    assert "said aloud" in err and "said quietly" not in err
+    assert "said quietly" in (tmp_path / "quiet.log").read_text()
+    assert "said aloud" in (tmp_path / "loud.log").read_text()
+
+
+def test_a_task_id_that_only_has_child_loggers_is_taken_too(tmp_path):
+    logging.getLogger("plugin_pkg.sub")  # "plugin_pkg" itself was never asked for: only a placeholder
+    logger = open_task_logger("plugin_pkg", str(tmp_path))
+    assert logger.name == "asynctask.task.plugin_pkg"
+    close_task_logger("plugin_pkg")
+    assert logging.getLogger("plugin_pkg.sub").parent is not logger
 
 
 @pytest.mark.parametrize("task_id", ["root", "asynctask", "asynctask.http", "logging"])
