@@ -87,6 +87,7 @@ class Task:
     @classmethod
     def submitted(cls, task_id: str, params: Mapping, now: datetime) -> Task:
         """A new task, running from this submission on."""
+        now = utc(now)  # once, not once per time field
         return cls(task_id, RUNNING, params, now, now, now, heartbeat_time=now)
 
     def resubmitted(self, now: datetime, params: Mapping | None = None) -> Task:
@@ -155,12 +156,15 @@ class Task:
     def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
         if self.status not in TRANSITIONS[verb]:
             raise IllegalTransitionError(f"cannot {verb} task {self.task_id!r}: it is {self.status.value}")
-        # Convert only what changes: the rest is canonical already.
+        # Convert only what changes (the rest is canonical already), and ``now`` only once.
+        stamp = utc(now)
         for name, value in changes.items():
             convert = _CONVERTERS.get(name)
-            changes[name] = value if convert is None else convert(value)
-        return self.with_canonical(version=self.version + 1, update_time=utc(now), **changes)
+            if convert is not None:
+                changes[name] = stamp if value is now and convert in _TIME_CONVERTERS else convert(value)
+        return self.with_canonical(version=self.version + 1, update_time=stamp, **changes)
 
 
 _FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
 _CONVERTERS = {attribute.name: attribute.converter for attribute in fields(Task) if attribute.converter}
+_TIME_CONVERTERS = (utc, _optional_utc)

@@ -50,18 +50,15 @@ def read_object(shape: str) -> dict | None:
 def strict_loads(raw: bytes | str) -> Any:
     """Standard JSON only: no NaN/Infinity, no duplicate keys, 64-bit integers, bounded nesting."""
     try:
-        value = json.loads(
-            raw,
-            parse_constant=_refuse_constant,
-            parse_int=_bounded_int,
-            parse_float=_finite_float,
-            object_pairs_hook=_unique_keys,
-        )
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+        value = _DECODER.decode(text)  # as json.loads would decode it
     except _Refused as exc:
         raise _invalid(exc.problem, str(exc)) from None
     except RecursionError:
         raise _too_deep() from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of thousands of digits
+        if "integer string conversion" in str(exc):
+            raise _invalid("out_of_range", "an integer is outside the signed 64-bit range") from None
         raise _invalid("invalid_json", f"the body is not valid JSON: {exc}") from None
     _check_values(value)
     return value
@@ -80,27 +77,17 @@ def _refuse_constant(name: str) -> Any:
     raise _Refused("non_standard_number", f"{name} is not a JSON number")
 
 
-def _bounded_int(text: str) -> int:
-    value = int(text) if len(text) <= 20 else None
-    if value is None or not INT_MIN <= value <= INT_MAX:
-        raise _Refused("out_of_range", f"the integer {text[:30]} is outside the signed 64-bit range")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Refused("out_of_range", f"the number {text[:30]} is too large for a double")
-    return value
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise _Refused("duplicate_key", f"the key {key!r} appears twice in one object")
-        seen.add(key)
-    return dict(pairs)
+    unique = dict(pairs)
+    if len(unique) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _Refused("duplicate_key", f"the key {duplicate!r} appears twice in one object")
+    return unique
+
+
+#: One decoder for every body (``json.loads`` with options builds a new one per call); it is stateless.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
 
 
 def _check_values(value: Any) -> None:
@@ -108,14 +95,22 @@ def _check_values(value: Any) -> None:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
             _check_text(item)
-        elif isinstance(item, (dict, list)):
+        elif kind is int:
+            if not INT_MIN <= item <= INT_MAX:
+                message = f"the integer {str(item)[:30]} is outside the signed 64-bit range"
+                raise _invalid("out_of_range", message)
+        elif kind is float:
+            if not math.isfinite(item):  # NaN and Infinity were refused by name: this is an overflow
+                raise _invalid("out_of_range", "a number is too large for a double (overflows to infinity)")
+        elif kind is dict or kind is list:
             if depth > MAX_DEPTH:
                 raise _too_deep()
-            children = item.values() if isinstance(item, dict) else item
+            children = item.values() if kind is dict else item
             stack.extend((child, depth + 1) for child in children)
-            if isinstance(item, dict):
+            if kind is dict:
                 stack.extend((key, depth) for key in item)
 
 

@@ -21,9 +21,7 @@ def dumps(value: Any) -> str:
     becomes its text; keys that are not strings become text too.
     """
     try:
-        return json.dumps(
-            value, default=encode_value, allow_nan=False, sort_keys=True, separators=_SEPARATORS
-        )
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):  # NaN, mixed or odd keys, a cycle: take the careful path
         return json.dumps(plain(value), allow_nan=False, sort_keys=True, separators=_SEPARATORS)
 
@@ -70,3 +68,7 @@ def _key(key: Any) -> str:
     if key is None or isinstance(key, (bool, int, float)):
         return json.dumps(key)
     return str(encode_value(key))
+
+
+#: One encoder for every answer (``json.dumps`` with options builds a new one per call); it is stateless.
+_ENCODER = json.JSONEncoder(default=encode_value, allow_nan=False, sort_keys=True, separators=_SEPARATORS)

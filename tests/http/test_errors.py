@@ -48,7 +48,19 @@ BAD_SUBMISSIONS = [
         data='{"data": {"name": "a", "value": 9223372036854775808}}',
         content_type=JSON,
     ),
+    rejected(
+        "out_of_range",
+        label="5000 digits",
+        data='{"data": {"name": "a", "value": ' + "7" * 5000 + "}}",
+        content_type=JSON,
+    ),
     rejected("duplicate_key", data='{"data": {"name": "a", "name": "b"}}', content_type=JSON),
+    rejected(
+        "duplicate_key",
+        label="nested",
+        data='{"data": {"name": "a", "o": {"k": 1, "k": 2}}}',
+        content_type=JSON,
+    ),
     rejected("invalid_unicode", data='{"data": {"name": "\\udc00"}}', content_type=JSON),
     rejected(
         "too_deep", data='{"data": {"name": "a", "value": ' + "[" * 70 + "]" * 70 + "}}", content_type=JSON
