@@ -193,4 +193,4 @@ def _ended(change: Change, start_time: datetime | None) -> Change:
     """``change``, first setting the start time an attempt in another process brought back."""
     if start_time is None:
         return change
-    return lambda t, now: change(t if t.start_time else t.started(start_time), now)
+    return lambda t, now: change(t if t.start_time else t.started(now, at=start_time), now)

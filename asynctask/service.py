@@ -76,6 +76,14 @@ class InFlight:
     task: Task
     future: Future | None = None
     timed_out: bool = False
+    #: A newer attempt of the task was submitted here: this one must not start.
+    superseded: bool = False
+    #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
+    start_time: datetime | None = None
+    started_at: float = 0.0
+    #: The start is in the store. Until then it is written with the outcome, or by the supervisor
+    #: once the attempt has run ``START_DELAY``: a short attempt costs one write, not two.
+    start_written: bool = False
 
 
 class AsyncTask:
@@ -294,6 +302,10 @@ class AsyncTask:
 
     def _dispatch(self, task: Task) -> None:
         item = InFlight(task.task_id, task.attempt, task.submit_time, task)
+        if task.attempt > 1:  # an older attempt still queued here must not start
+            for other in self.in_flight_items():
+                if other.task_id == task.task_id and other.attempt < task.attempt:
+                    other.superseded = True
         hook = StartHook(partial(self._mark_started, item))
         # main gets its own copy: what it does to its arguments must not reach the stored params.
         call = TaskCall(self, task.task_id, task.attempt, copy.deepcopy(task.params))
@@ -313,7 +325,8 @@ class AsyncTask:
 
     def _on_done(self, item: InFlight, future: Future) -> None:
         view, start_time = unwrap_remote(future)
-        token = _CALLBACK.set((item.attempt, start_time, item.task))
+        # A start not written yet goes with the outcome (so does one from another process).
+        token = _CALLBACK.set((item.attempt, start_time or item.start_time, item.task))
         try:
             self.callback(view, item.task_id)
         except Exception:
@@ -336,16 +349,29 @@ class AsyncTask:
         return self.repository.get(task.task_id)
 
     def _mark_started(self, item: InFlight) -> bool:
-        try:
-            started = self.recorder.change_attempt(
-                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
-            )
-        except Exception:
-            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
-            return True
+        """The attempt is about to run ``main``; ``False`` if it must not (timed out or superseded here).
+
+        The start is written later: with the outcome, or by the supervisor if
+        the attempt is still running after ``START_DELAY``.
+        """
+        if item.timed_out or item.superseded:
+            return False
+        item.start_time, item.started_at = self.clock(), time.monotonic()
+        self._supervisor.starts_pending()
+        return True
+
+    def write_start(self, item: InFlight) -> None:
+        """Write the start of an attempt that is still running (the supervisor calls it)."""
+        start_time = item.start_time
+        started = self.recorder.change_attempt(
+            item.task_id,
+            item.attempt,
+            lambda t, now: t if t.start_time else t.started(now, at=start_time),
+            item.task,
+        )
+        item.start_written = True  # or the attempt is over: its outcome carries the start
         if started is not None:
             item.task = started
-        return started is not None
 
 
 def _shutdown_at_exit(service_ref: weakref.ref) -> None:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from asynctask.service import AsyncTask
 
 _log = logging.getLogger("asynctask")
+#: Seconds an attempt runs before its start is written on its own; a shorter one writes it with its outcome.
+START_DELAY = 0.05
 
 
 class Supervisor:
@@ -23,9 +25,12 @@ class Supervisor:
         self.interval = interval
         self.monitor_interval = monitor_interval
         self._last_line = time.monotonic()
+        self.start_delay = START_DELAY
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._starts = False  # attempts have started whose start is not written yet
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -36,9 +41,32 @@ class Supervisor:
                 )
                 self._thread.start()
 
+    def starts_pending(self) -> None:
+        """An attempt has started: write its start in ``start_delay`` if it is still running then."""
+        if not self._starts:  # under load it is set already: no lock, no wake-up
+            with self._wake:
+                self._starts = True
+                self._wake.notify()
+
+    def write_starts(self, min_age: float | None = None) -> None:
+        """Write the starts of attempts running for ``min_age`` seconds (default ``start_delay``) or more."""
+        min_age = self.start_delay if min_age is None else min_age
+        now, younger = time.monotonic(), False
+        for item in self.service.in_flight_items():
+            if item.start_time is None or item.start_written:
+                continue
+            if now - item.started_at < min_age:
+                younger = True
+            elif not item.future.done():
+                self.service.write_start(item)
+        if younger:
+            self.starts_pending()
+
     def stop(self) -> None:
         """Stop the thread after its current tick."""
         self._stop.set()
+        with self._wake:
+            self._wake.notify()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
@@ -89,8 +117,22 @@ class Supervisor:
                 self.service.resume_task(task.task_id)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # the thread must outlive any fault: it keeps tasks alive
-                _log.exception("supervisor round failed")
+        next_tick = time.monotonic() + self.interval
+        while not self._stop.is_set():
+            with self._wake:
+                if not self._starts and not self._stop.is_set():
+                    self._wake.wait(max(next_tick - time.monotonic(), 0))
+                starts, self._starts = self._starts, False
+            # A short attempt ends within start_delay, and its outcome carries its start.
+            if starts and not self._stop.wait(self.start_delay):
+                self._guarded(self.write_starts)
+            if time.monotonic() >= next_tick:
+                self._guarded(self.tick)
+                next_tick = time.monotonic() + self.interval
+
+    @staticmethod
+    def _guarded(step) -> None:
+        try:
+            step()
+        except Exception:  # the thread must outlive any fault: it keeps tasks alive
+            _log.exception("supervisor round failed")

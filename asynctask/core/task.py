@@ -106,9 +106,9 @@ class Task:
             heartbeat_time=now,
         )
 
-    def started(self, now: datetime) -> Task:
-        """The attempt has begun executing (a sign of life of its owner too)."""
-        return self._change("start", now, start_time=now, heartbeat_time=now)
+    def started(self, now: datetime, at: datetime | None = None) -> Task:
+        """The attempt has begun executing, at ``at`` (default: ``now``); a sign of life of its owner too."""
+        return self._change("start", now, start_time=now if at is None else at, heartbeat_time=now)
 
     def succeeded(self, result: Any, now: datetime) -> Task:
         """The attempt returned ``result``."""

@@ -100,7 +100,7 @@ def test_a_result_the_store_refused_is_written_when_the_store_comes_back(make_se
     store = FlakyRepository()
     service = make_service(repository=store, lease=60)  # the outage outlasts the lease
     service.run(name="outage")
-    store.failures = 5  # the start, the result, then three retries fail
+    store.failures = 4  # the result (it carries the start), then three retries fail
     executor.run_next()
     assert service.recorder.unwritten == 1
     for _ in range(3):
@@ -119,7 +119,7 @@ def test_wait_also_waits_for_outcomes_the_store_refused(make_service, executor):
     store = FlakyRepository()
     service = make_service(repository=store)
     service.run(name="held")
-    store.failures = 2  # the start and the result
+    store.failures = 1  # the result (it carries the start)
     executor.run_next()
     assert service.wait(timeout=0.1) is False
     service.recorder.flush(timeout=1)

@@ -1,0 +1,108 @@
+"""Writing starts: a short attempt's start goes with its outcome; a long one's is written while it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from asynctask import InMemoryTaskRepository
+from tests.service.apps import Counter
+
+
+class CountingRepository(InMemoryTaskRepository):
+    """Counts the compare-and-set writes."""
+
+    def __init__(self):
+        super().__init__()
+        self.replaces = 0
+
+    def replace(self, task, expected_version):
+        self.replaces += 1
+        return super().replace(task, expected_version)
+
+
+class Held(Counter):
+    """Runs until ``release`` is set; ``entered`` tells it is inside ``main``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def main(self, name, fail=False, value=None, logger=None):
+        self.entered.set()
+        assert self.release.wait(5)
+        return super().main(name, fail=fail, value=value, logger=logger)
+
+
+def test_a_short_attempt_writes_its_start_with_its_outcome(make_service, executor, clock):
+    store = CountingRepository()
+    service = make_service(repository=store)
+    service.run(name="quick")
+    clock.advance(seconds=3)
+    executor.run_all()
+    detail = service.retrieve("task-quick")
+    assert detail["status"] == "success" and detail["start_time"] == detail["end_time"] == clock.now
+    assert store.replaces == 1
+
+
+def test_a_long_attempt_shows_its_start_while_it_runs(make_service, executor, clock):
+    store = CountingRepository()
+    service = make_service(cls=Held, repository=store)
+    service._supervisor.start_delay = 3600  # this test writes the starts itself
+    service.run(name="slow")
+    clock.advance(seconds=2)
+    started_at = clock.now
+    worker = threading.Thread(target=executor.run_next)
+    worker.start()
+    assert service.entered.wait(5)
+    assert service.retrieve("task-slow")["start_time"] is None  # not written yet
+    clock.advance(seconds=5)
+    service._supervisor.write_starts(min_age=0)
+    running = service.retrieve("task-slow")
+    assert (running["status"], running["start_time"]) == ("running", started_at)
+    assert service.repository.get("task-slow").heartbeat_time == clock.now  # written now: alive now
+    service.release.set()
+    worker.join(5)
+    done = service.retrieve("task-slow")
+    assert (done["status"], done["start_time"]) == ("success", started_at)
+    assert store.replaces == 2  # the start, then the outcome: no start written twice
+
+
+def test_the_supervisor_writes_the_start_of_a_running_attempt_on_its_own(tmp_path):
+    pool = ThreadPoolExecutor(1)
+    service = Held(logger_dir=str(tmp_path), executor=pool, repository=InMemoryTaskRepository())
+    try:
+        service.run(name="on-its-own")
+        assert service.entered.wait(5)
+        deadline = time.monotonic() + 5
+        while service.retrieve("task-on-its-own")["start_time"] is None:
+            assert time.monotonic() < deadline, "the start was never written"
+            time.sleep(0.01)
+        assert service.retrieve("task-on-its-own")["status"] == "running"
+    finally:
+        service.release.set()
+        service.shutdown()
+        pool.shutdown()
+    assert service.retrieve("task-on-its-own")["status"] == "success"
+
+
+def test_a_failed_short_attempt_has_its_start_too(make_service, executor, clock):
+    service = make_service()
+    service.run(name="bad", fail=True)
+    clock.advance(seconds=1)
+    executor.run_all()
+    detail = service.retrieve("task-bad")
+    assert detail["status"] == "failed" and detail["start_time"] == detail["end_time"] == clock.now
+
+
+def test_an_attempt_cancelled_in_the_queue_has_no_start(make_service, executor):
+    service = make_service()
+    service.run(name="never")
+    future = executor.pending[0][0]
+    assert future.cancel()
+    executor.run_all()
+    detail = service.retrieve("task-never")
+    assert detail["status"] == "failed" and detail["start_time"] is None
+    assert "cancelled before it started" in detail["error"]
