@@ -101,7 +101,7 @@ def forget_prepared(service: Any) -> None:
 
 def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
     """Run ``main`` for one attempt with its task logger open, and close it after."""
-    start_time = datetime.now(timezone.utc)
+    start_time = datetime.now(timezone.utc) if hook.remote else None  # here, the hook keeps it
     logger = open_task_logger(call.task_id, call.service.logger_dir)
     try:
         if not hook():

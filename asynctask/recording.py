@@ -99,19 +99,19 @@ class Recorder:
         known: Task | None,
     ) -> None:
         """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation."""
+        # An attempt's start not written yet is written with its outcome (``start_time``).
         if future.cancelled():
             error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
-            change = _ended(lambda t, now: t.failed(error, now), start_time)
+            change = _failed(error, None)
         elif future.exception() is not None:
             exc = future.exception()
             if isinstance(exc, AttemptSupersededError):
                 _log.info("%s", exc)
                 return
-            error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
-            change = _ended(lambda t, now: t.failed(error, now), start_time)
+            change = _failed(str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc), start_time)
         else:
             result = future.result()
-            change = _ended(lambda t, now: t.succeeded(result, now), start_time)
+            change = lambda t, now: t.succeeded(result, now, start_time)  # noqa: E731
         self.record(task_id, attempt, change, "the result", known=known)
 
     def retry_due(self) -> None:
@@ -189,8 +189,5 @@ class Recorder:
             )
 
 
-def _ended(change: Change, start_time: datetime | None) -> Change:
-    """``change``, first setting the start time an attempt in another process brought back."""
-    if start_time is None:
-        return change
-    return lambda t, now: change(t if t.start_time else t.started(now, at=start_time), now)
+def _failed(error: str, start_time: datetime | None) -> Change:
+    return lambda t, now: t.failed(error, now, start_time)

@@ -110,13 +110,16 @@ class Task:
         """The attempt has begun executing, at ``at`` (default: ``now``); a sign of life of its owner too."""
         return self._change("start", now, start_time=now if at is None else at, heartbeat_time=now)
 
-    def succeeded(self, result: Any, now: datetime) -> Task:
-        """The attempt returned ``result``."""
-        return self._change("succeed", now, status=SUCCESS, result=result, end_time=now)
+    def succeeded(self, result: Any, now: datetime, started_at: datetime | None = None) -> Task:
+        """The attempt returned ``result``; ``started_at``: its start, if not recorded yet."""
+        start = self._unrecorded_start(started_at)
+        return self._change("succeed", now, status=SUCCESS, result=result, end_time=now, **start)
 
-    def failed(self, error: str, now: datetime) -> Task:
-        """The attempt ended with ``error`` (traceback text)."""
-        return self._change("fail", now, status=FAILED, error=error, end_time=now)
+    def failed(self, error: str, now: datetime, started_at: datetime | None = None) -> Task:
+        """The attempt ended with ``error`` (traceback); ``started_at``: its start, if not recorded yet."""
+        return self._change(
+            "fail", now, status=FAILED, error=error, end_time=now, **self._unrecorded_start(started_at)
+        )
 
     def updated(self, data: Mapping[str, Any], now: datetime) -> Task:
         """Apply a user's ``update_task`` data: ``status``/``result``/``error`` and extra fields."""
@@ -152,6 +155,9 @@ class Task:
         for name in _FIELD_NAMES:
             object.__setattr__(task, name, values[name])
         return task
+
+    def _unrecorded_start(self, started_at: datetime | None) -> dict:
+        return {"start_time": started_at} if started_at is not None and self.start_time is None else {}
 
     def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
         if self.status not in TRANSITIONS[verb]:

@@ -19,6 +19,24 @@ def test_every_change_bumps_the_version_and_the_update_time():
     assert (started.version, started.update_time, started.start_time) == (2, later, later)
 
 
+def test_a_start_written_late_keeps_when_it_began_and_heartbeats_now():
+    queued = Task.submitted("t", {}, T0)
+    began, now = T0 + timedelta(seconds=1), T0 + timedelta(seconds=9, microseconds=123456)
+    started = queued.started(now, at=began)
+    assert (started.start_time, started.heartbeat_time) == (began, now.replace(microsecond=123000))
+
+
+@pytest.mark.parametrize("verb", ["succeeded", "failed"])
+def test_an_outcome_carries_a_start_not_recorded_yet_and_never_moves_a_recorded_one(verb):
+    began, end = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    unstarted = Task.submitted("t", {}, T0)
+    ended = getattr(unstarted, verb)("x", end, began)
+    assert (ended.start_time, ended.end_time, ended.version) == (began, end, 2)
+    recorded = unstarted.started(T0)
+    assert getattr(recorded, verb)("x", end, began).start_time == T0
+    assert getattr(unstarted, verb)("x", end).start_time is None
+
+
 def test_a_resubmission_starts_clean_with_a_new_attempt():
     failed = Task.submitted("t", {"a": 1}, T0).started(T0).failed("ValueError: x", T0)
     again = failed.resubmitted(T0 + timedelta(seconds=1))
