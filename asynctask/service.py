@@ -113,6 +113,11 @@ class AsyncTask:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
         self._signature = main_signature(self.main, owner)
         self.policy = Policy(task_timeout, rerun_time_limit, lease)
+        # Another process can take a task over only after task_timeout or lease from its submission:
+        # an attempt that waited half of that in the queue checks the store before it starts.
+        self._recheck_after = (
+            min(t for t in (self.policy.task_timeout, self.policy.lease) if t is not None) / 2
+        )
         self.repository = choose_repository(collection, repository)
         self.logger_dir = os.fspath(logger_dir)
         os.makedirs(self.logger_dir, exist_ok=True)
@@ -356,9 +361,21 @@ class AsyncTask:
         """
         if item.timed_out or item.superseded:
             return False
-        item.start_time, item.started_at = self.clock(), time.monotonic()
+        now = self.clock()
+        if now - item.submit_time >= self._recheck_after and not self._still_ours(item):
+            return False
+        item.start_time, item.started_at = now, time.monotonic()
         self._supervisor.starts_pending()
         return True
+
+    def _still_ours(self, item: InFlight) -> bool:
+        """Whether the store still has ``item`` as the running attempt (after a long wait in the queue)."""
+        try:
+            stored = self.repository.get(item.task_id)
+        except Exception:
+            _log.exception("could not check task %s attempt %d before it starts", item.task_id, item.attempt)
+            return True
+        return stored is not None and stored.attempt == item.attempt and not stored.status.finished
 
     def write_start(self, item: InFlight) -> None:
         """Write the start of an attempt that is still running (the supervisor calls it)."""

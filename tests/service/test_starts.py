@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asynctask import InMemoryTaskRepository
 from tests.service.apps import Counter
+from tests.support import ManualExecutor
 
 
 class CountingRepository(InMemoryTaskRepository):
@@ -106,3 +107,30 @@ def test_an_attempt_cancelled_in_the_queue_has_no_start(make_service, executor):
     detail = service.retrieve("task-never")
     assert detail["status"] == "failed" and detail["start_time"] is None
     assert "cancelled before it started" in detail["error"]
+
+
+def test_an_attempt_another_process_took_over_while_it_was_queued_does_not_start(
+    make_service, executor, clock
+):
+    here = make_service(task_timeout=60)
+    there = make_service(task_timeout=60, executor=ManualExecutor())  # another process on the same store
+    here.run(name="q")
+    clock.advance(seconds=61)
+    there.run(name="q")  # timed out in the queue: rerun there, attempt 2
+    executor.run_all()
+    there._executor.run_all()
+    assert (len(here.calls), len(there.calls)) == (0, 1)
+    detail = here.retrieve("task-q")
+    assert (detail["status"], detail["attempt"]) == ("success", 2)
+
+
+def test_an_attempt_that_waited_briefly_starts_without_reading_the_store(make_service, executor, clock):
+    service = make_service(task_timeout=60)
+    service.run(name="brief")
+    clock.advance(seconds=29)  # under half of min(task_timeout, lease): nobody else can have taken it
+    reads = []
+    original = service.repository.get
+    service.repository.get = lambda task_id: reads.append(task_id) or original(task_id)
+    executor.run_all()
+    service.repository.get = original
+    assert reads == [] and service.retrieve("task-brief")["status"] == "success"
