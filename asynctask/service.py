@@ -153,9 +153,10 @@ class AsyncTask:
         task = self.repository.get(task_id)
         if task is None:
             return None
-        decision = decide(task, self.clock(), self.policy)
-        if not task.status.finished and decision.action is Action.RESUBMIT:
-            task = self._end_overdue(task, decision.reason)
+        if not task.status.finished:
+            decision = decide(task, self.clock(), self.policy)
+            if decision.action is Action.RESUBMIT:
+                task = self._end_overdue(task, decision.reason)
         return task_detail(task)
 
     def callback(self, future: Future, task_id: str) -> None:

@@ -129,10 +129,10 @@ def _submit_data(body: dict | None) -> dict:
     raise ApiError(400, message, [detail("data", problem, message)])
 
 
-def _with_id(task_id: str, found: Any) -> dict:
+def _with_id(task_id: str, found: Any) -> Mapping:
     if not isinstance(found, Mapping):
         raise TypeError(f"retrieve() must return a dict or None, got {type(found).__name__}")
-    return {"task_id": task_id, **found}
+    return found if "task_id" in found else {"task_id": task_id, **found}  # found's own id wins, as ever
 
 
 def _limit_body(limit: int | None) -> None:
