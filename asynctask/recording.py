@@ -31,6 +31,7 @@ class _Unwritten:
     first_failure: datetime
     next_try: datetime
     delay: timedelta
+    start_time: datetime | None = None
 
 
 class Recorder:
@@ -75,11 +76,20 @@ class Recorder:
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 
     def record(
-        self, task_id: str, attempt: int | None, change: Change, what: str, known: Task | None = None
+        self,
+        task_id: str,
+        attempt: int | None,
+        change: Change,
+        what: str,
+        known: Task | None = None,
+        start_time: datetime | None = None,
     ) -> None:
-        """Write how an attempt ended; a store fault queues the write for ``retry_due``."""
+        """Write how an attempt ended; a store fault queues the write for ``retry_due``.
+
+        ``start_time``: the attempt's start if not written yet (``change`` writes it too).
+        """
         try:
-            self._write(task_id, attempt, change, what, known)
+            self._write(task_id, attempt, change, what, known, start_time)
         except Exception as exc:  # the store is down or failing: keep the outcome, retry later
             now = self.clock()
             _log.warning(
@@ -87,7 +97,16 @@ class Recorder:
             )
             with self._lock:
                 self._unwritten.append(
-                    _Unwritten(task_id, attempt, change, what, now, now + self.first_delay, self.first_delay)
+                    _Unwritten(
+                        task_id,
+                        attempt,
+                        change,
+                        what,
+                        now,
+                        now + self.first_delay,
+                        self.first_delay,
+                        start_time,
+                    )
                 )
 
     def record_future(
@@ -112,7 +131,7 @@ class Recorder:
         else:
             result = future.result()
             change = lambda t, now: t.succeeded(result, now, start_time)  # noqa: E731
-        self.record(task_id, attempt, change, "the result", known=known)
+        self.record(task_id, attempt, change, "the result", known=known, start_time=start_time)
 
     def retry_due(self) -> None:
         """Retry the queued writes that are due; give up loudly after ``retry_for``."""
@@ -122,7 +141,7 @@ class Recorder:
             self._unwritten = [item for item in self._unwritten if item.next_try > now]
         for item in due:
             try:
-                self._write(item.task_id, item.attempt, item.change, item.what)
+                self._write(item.task_id, item.attempt, item.change, item.what, start_time=item.start_time)
                 _log.info(
                     "recorded %s of task %s attempt %s after a store fault",
                     item.what,
@@ -176,13 +195,19 @@ class Recorder:
             self._unwritten.append(item)
 
     def _write(
-        self, task_id: str, attempt: int | None, change: Change, what: str, known: Task | None = None
+        self,
+        task_id: str,
+        attempt: int | None,
+        change: Change,
+        what: str,
+        known: Task | None = None,
+        start_time: datetime | None = None,
     ) -> None:
         try:
             written = self.change_attempt(task_id, attempt, change, known)
         except UnencodableValueError as exc:
             error = format_error(exc, with_traceback=False)
-            written = self.change_attempt(task_id, attempt, lambda t, now: t.failed(error, now))
+            written = self.change_attempt(task_id, attempt, _failed(error, start_time))
         if written is None:
             _log.warning(
                 "dropped %s of task %s attempt %s: the attempt is over or superseded", what, task_id, attempt

@@ -113,11 +113,6 @@ class AsyncTask:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
         self._signature = main_signature(self.main, owner)
         self.policy = Policy(task_timeout, rerun_time_limit, lease)
-        # Another process can take a task over only after task_timeout or lease from its submission:
-        # an attempt that waited half of that in the queue checks the store before it starts.
-        self._recheck_after = (
-            min(t for t in (self.policy.task_timeout, self.policy.lease) if t is not None) / 2
-        )
         self.repository = choose_repository(collection, repository)
         self.logger_dir = os.fspath(logger_dir)
         os.makedirs(self.logger_dir, exist_ok=True)
@@ -219,7 +214,8 @@ class AsyncTask:
             if fence is not None and stored.attempt != fence[0]:
                 _log.warning("dropped update_task of task %s attempt %s: superseded", task_id, fence[0])
                 return
-            if self.repository.replace(stored.updated(data, self.clock()), stored.version):
+            started_at = None if fence is None else fence[1]  # a start not written yet goes with it
+            if self.repository.replace(stored.updated(data, self.clock(), started_at), stored.version):
                 return
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 
@@ -355,22 +351,21 @@ class AsyncTask:
         return self.repository.get(task.task_id)
 
     def _mark_started(self, item: InFlight) -> bool:
-        """The attempt is about to run ``main``; ``False`` if it must not (timed out or superseded here).
+        """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
+        meanwhile, here or by another process.
 
         The start is written later: with the outcome, or by the supervisor if
-        the attempt is still running after ``START_DELAY``.
+        the attempt is still running after ``START_DELAY``. A short attempt
+        costs one read and one write, not two writes.
         """
-        if item.timed_out or item.superseded:
+        if item.timed_out or item.superseded or not self._still_ours(item):
             return False
-        now = self.clock()
-        if now - item.submit_time >= self._recheck_after and not self._still_ours(item):
-            return False
-        item.start_time, item.started_at = now, time.monotonic()
+        item.start_time, item.started_at = self.clock(), time.monotonic()
         self._supervisor.starts_pending()
         return True
 
     def _still_ours(self, item: InFlight) -> bool:
-        """Whether the store still has ``item`` as the running attempt (after a long wait in the queue)."""
+        """Whether the store still has ``item`` as its running attempt (a read: cheaper than a write)."""
         try:
             stored = self.repository.get(item.task_id)
         except Exception:

@@ -51,15 +51,24 @@ class Supervisor:
     def write_starts(self, min_age: float | None = None) -> None:
         """Write the starts of attempts running for ``min_age`` seconds (default ``start_delay``) or more."""
         min_age = self.start_delay if min_age is None else min_age
-        now, younger = time.monotonic(), False
+        now, left = time.monotonic(), False
         for item in self.service.in_flight_items():
             if item.start_time is None or item.start_written:
                 continue
             if now - item.started_at < min_age:
-                younger = True
+                left = True
             elif not item.future.done():
-                self.service.write_start(item)
-        if younger:
+                try:
+                    self.service.write_start(item)
+                except Exception as exc:  # the store is failing: the next round tries again
+                    _log.warning(
+                        "could not record the start of task %s attempt %d: %s",
+                        item.task_id,
+                        item.attempt,
+                        exc,
+                    )
+                    left = True
+        if left:
             self.starts_pending()
 
     def stop(self) -> None:
@@ -105,7 +114,13 @@ class Supervisor:
             if now - item.submit_time >= policy.task_timeout and not item.timed_out:
                 item.timed_out = True
                 self.service.recorder.record(
-                    item.task_id, item.attempt, lambda t, at: t.failed(error, at), "timeout"
+                    item.task_id,
+                    item.attempt,
+                    lambda t, at, began=item.start_time: t.failed(
+                        error, at, began
+                    ),  # a start not written yet
+                    "timeout",
+                    start_time=item.start_time,
                 )
                 item.future.cancel()
 

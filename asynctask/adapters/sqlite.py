@@ -66,18 +66,20 @@ class SqliteTaskRepository(TaskRepository):
 
     @_unavailable
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 30.0) -> None:
-        self.path = os.fspath(path)
-        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+        path = os.fspath(path)
+        if path in ("", ":memory:") or path.startswith("file:"):
             raise ValueError("SqliteTaskRepository needs a file path; use InMemoryTaskRepository for memory")
-        directory = os.path.dirname(os.path.abspath(self.path))
+        self.path = os.path.abspath(path)  # threads opening connections later must find the same file
+        directory = os.path.dirname(self.path)
         os.makedirs(directory, exist_ok=True)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._wal_index: mmap.mmap | None = None
-        self._cache: dict[str, tuple[Task, Frozen]] = {}
-        self._cache_header = b""
+        self._wal_identity: tuple[int, int] | None = None
+        #: The WAL-index header and the tasks read while it was current: one tuple, swapped whole.
+        self._cache: tuple[bytes, dict[str, tuple[Task, Frozen]]] = (b"", {})
         if hasattr(os, "register_at_fork"):  # a forked child must not use its parent's connections
             os.register_at_fork(after_in_child=functools.partial(_forget_connections, weakref.ref(self)))
         with self._connection() as connection:
@@ -86,22 +88,23 @@ class SqliteTaskRepository(TaskRepository):
     @_unavailable
     def get(self, task_id: str) -> Task | None:
         """The stored task, or ``None``."""
+        connection = self._connection()  # first: a new connection checks the WAL-index is the file's
         header = self._header()
         if header is not None:
-            cache = self._cache
-            if header == self._cache_header:
-                cached = cache.get(task_id)
-                if cached is not None:
-                    return thaw(*cached)
-            else:  # something was committed since the cache was filled
-                cache = self._cache = {}
-                self._cache_header = header
-        row = self._connection().execute(_SELECT, (task_id,)).fetchone()
+            cached_header, cache = self._cache  # one read: this dict belongs to this header
+            if header == cached_header:
+                hit = cache.get(task_id)
+                if hit is not None:
+                    return thaw(*hit)
+            else:  # something was committed since: start a new cache
+                cache = {}
+                self._cache = (header, cache)
+        row = connection.execute(_SELECT, (task_id,)).fetchone()
         if row is None:
             return None
         stored = _from_row(row)
-        # The row is at least as new as ``header``; if the header moved meanwhile, this cache is gone.
-        if header is not None and self._cache_header == header and len(cache) < CACHE_SIZE:
+        # The row is at least as new as ``header``: valid for whoever still reads that header.
+        if header is not None and len(cache) < CACHE_SIZE:
             cache[task_id] = stored
         return thaw(*stored)
 
@@ -156,9 +159,16 @@ class SqliteTaskRepository(TaskRepository):
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
-                if wal and self._wal_index is None:
-                    self._wal_index = _map_wal_index(self.path)
+                if wal:
+                    self._check_wal_index()
         return connection
+
+    def _check_wal_index(self) -> None:
+        """Map the WAL-index if it is not yet; map it again if the file was replaced (a store reset)."""
+        if self._wal_index is not None and _identity(self.path + "-shm") == self._wal_identity:
+            return
+        self._forget_wal_index()
+        self._wal_index, self._wal_identity = _map_wal_index(self.path)
 
     def _header(self) -> bytes | None:
         """The WAL-index header now, or ``None`` when it cannot be read consistently (then: no cache)."""
@@ -174,29 +184,39 @@ class SqliteTaskRepository(TaskRepository):
 
     def _forget_wal_index(self) -> None:
         wal_index, self._wal_index = self._wal_index, None
-        self._cache, self._cache_header = {}, b""
+        self._cache = (b"", {})
         if wal_index is not None:
             wal_index.close()
 
 
-def _map_wal_index(path: str) -> mmap.mmap | None:
-    """The WAL-index (``<path>-shm``) mapped read-only; ``None`` where SQLite keeps it elsewhere.
+def _map_wal_index(path: str) -> tuple[mmap.mmap | None, tuple[int, int] | None]:
+    """The WAL-index (``<path>-shm``) mapped read-only, and the file's identity; ``None`` where
+    SQLite keeps it elsewhere.
 
-    Called with a connection of this process open, so the file cannot be
-    removed (SQLite removes it when the last connection closes).
+    Called with a connection of this process open, so the file is not removed
+    meanwhile (SQLite removes it when the last connection closes).
     """
     try:
         with open(path + "-shm", "rb") as file:
-            return mmap.mmap(file.fileno(), 136, access=mmap.ACCESS_READ)
+            stat = os.fstat(file.fileno())
+            return mmap.mmap(file.fileno(), 136, access=mmap.ACCESS_READ), (stat.st_dev, stat.st_ino)
     except (OSError, ValueError):  # no such file (another VFS), or not initialised yet
+        return None, None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
         return None
+    return stat.st_dev, stat.st_ino
 
 
 def _forget_connections(repository_ref: weakref.ref) -> None:
     repository = repository_ref()
     if repository is not None:
         repository._local, repository._connections = threading.local(), []
-        repository._wal_index, repository._cache, repository._cache_header = None, {}, b""
+        repository._wal_index, repository._cache = None, (b"", {})
 
 
 def _time(value: datetime | None) -> str | None:

@@ -121,8 +121,11 @@ class Task:
             "fail", now, status=FAILED, error=error, end_time=now, **self._unrecorded_start(started_at)
         )
 
-    def updated(self, data: Mapping[str, Any], now: datetime) -> Task:
-        """Apply a user's ``update_task`` data: ``status``/``result``/``error`` and extra fields."""
+    def updated(self, data: Mapping[str, Any], now: datetime, started_at: datetime | None = None) -> Task:
+        """Apply a user's ``update_task`` data: ``status``/``result``/``error`` and extra fields.
+
+        ``started_at``: the start of the attempt, if not recorded yet.
+        """
         managed = sorted(MANAGED_FIELDS.intersection(data))
         if managed:
             raise IllegalTransitionError(f"fields managed by AsyncTask cannot be updated: {managed}")
@@ -132,6 +135,7 @@ class Task:
             changes["status"] = TaskStatus(changes["status"])
             if changes["status"].finished and self.end_time is None:
                 changes["end_time"] = now
+        changes.update(self._unrecorded_start(started_at))
         return self._change("update", now, extra={**self.extra, **extra}, **changes)
 
     def heartbeat(self, now: datetime) -> Task:

@@ -124,13 +124,97 @@ def test_an_attempt_another_process_took_over_while_it_was_queued_does_not_start
     assert (detail["status"], detail["attempt"]) == ("success", 2)
 
 
-def test_an_attempt_that_waited_briefly_starts_without_reading_the_store(make_service, executor, clock):
-    service = make_service(task_timeout=60)
-    service.run(name="brief")
-    clock.advance(seconds=29)  # under half of min(task_timeout, lease): nobody else can have taken it
-    reads = []
-    original = service.repository.get
-    service.repository.get = lambda task_id: reads.append(task_id) or original(task_id)
+def test_an_attempt_ended_by_update_task_while_queued_does_not_start(make_service, executor):
+    here = make_service()
+    there = make_service(executor=ManualExecutor())  # another process on the same store
+    here.run(name="q")
+    here.update_task("task-q", {"status": "failed", "error": "cancelled by its owner"})
+    there.run(name="q")  # failed, so rerun there: attempt 2
     executor.run_all()
-    service.repository.get = original
-    assert reads == [] and service.retrieve("task-brief")["status"] == "success"
+    there._executor.run_all()
+    assert (len(here.calls), len(there.calls)) == (0, 1)
+    detail = here.retrieve("task-q")
+    assert (detail["status"], detail["attempt"]) == ("success", 2)
+
+
+def test_a_start_not_written_yet_goes_with_an_update_task_from_a_custom_callback(
+    make_service, executor, clock
+):
+    class Recording(Counter):
+        def callback(self, future, task_id):
+            self.update_task(task_id, {"status": "success", "result": future.result(), "note": "mine"})
+
+    service = make_service(cls=Recording)
+    service.run(name="custom")
+    clock.advance(seconds=4)
+    began = clock.now
+    executor.run_all()
+    detail = service.retrieve("task-custom")
+    assert (detail["status"], detail["note"], detail["start_time"]) == ("success", "mine", began)
+
+
+def test_a_result_the_store_refuses_fails_the_task_with_its_start(make_service, executor, clock):
+    service = make_service()
+    service.run(name="odd")
+    service.main = lambda logger=None, **params: {1, 2}  # a set: no store holds it
+    clock.advance(seconds=1)
+    executor.run_all()
+    detail = service.retrieve("task-odd")
+    assert detail["status"] == "failed" and detail["start_time"] == clock.now
+    assert "UnencodableValueError" in detail["error"]
+
+
+def test_a_started_attempt_that_times_out_keeps_its_start(make_service, executor, clock):
+    service = make_service(cls=Held, task_timeout=60)
+    service._supervisor.start_delay = 3600
+    service.run(name="late")
+    began = clock.now
+    worker = threading.Thread(target=executor.run_next)
+    worker.start()
+    assert service.entered.wait(5)
+    clock.advance(seconds=61)
+    service._supervisor.time_out()
+    detail = service.retrieve("task-late")
+    assert detail["status"] == "failed" and detail["start_time"] == began
+    assert "TimeoutError" in detail["error"]
+    service.release.set()
+    worker.join(5)
+
+
+class FailingOnce(CountingRepository):
+    """Its first compare-and-set write raises, as a store that blinks would."""
+
+    def __init__(self):
+        super().__init__()
+        self.fail_next = False
+
+    def replace(self, task, expected_version):
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("store unreachable")
+        return super().replace(task, expected_version)
+
+
+def test_a_start_the_store_refused_does_not_stop_the_others_and_is_tried_again(make_service, clock):
+    first, second = ManualExecutor(), ManualExecutor()
+    store = FailingOnce()
+    service = make_service(cls=Held, repository=store, executor=first)
+    service._supervisor.start_delay = 3600
+    service.run(name="a")
+    service._executor = second  # the second attempt queues apart, to run in a thread of its own
+    service.run(name="b")
+    workers = [threading.Thread(target=pool.run_next) for pool in (first, second)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 5
+    while sum(item.start_time is not None for item in service.in_flight_items()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    store.fail_next = True
+    service._supervisor.write_starts(min_age=0)
+    assert sum(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab") == 1
+    service._supervisor.write_starts(min_age=0)
+    assert all(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab")
+    service.release.set()
+    for worker in workers:
+        worker.join(5)
