@@ -1,9 +1,24 @@
 """Real servers in subprocesses: gunicorn workers sharing SQLite, and restarts."""
 
+import http.client
 import signal
+import time
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.server import request, serve_recorder
+
+
+def submit_retrying(url: str, body: dict) -> tuple[int, dict]:
+    """POST, retrying a connection a worker still booting dropped: a submission is idempotent."""
+    for attempt in range(5):
+        try:
+            return request("POST", url, body)
+        except (ConnectionError, http.client.HTTPException, urllib.error.URLError):
+            if attempt == 4:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path):
@@ -12,7 +27,7 @@ def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path
         with ThreadPoolExecutor(30) as pool:
             answers = list(
                 pool.map(
-                    lambda _: request("POST", f"{server.base}/api", {"data": {"word": "once"}}), range(30)
+                    lambda _: submit_retrying(f"{server.base}/api", {"data": {"word": "once"}}), range(30)
                 )
             )
         assert {code for code, _ in answers} == {200}
