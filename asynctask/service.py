@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
+import attrs
 from attrs import define
 
 from asynctask.core import (
@@ -84,6 +85,8 @@ class InFlight:
     #: The start is in the store. Until then it is written with the outcome, or by the supervisor
     #: once the attempt has run ``START_DELAY``: a short attempt costs one write, not two.
     start_written: bool = False
+    #: When it was handed to the executor, by ``time.monotonic()``.
+    dispatched_at: float = attrs.Factory(time.monotonic)
 
 
 class AsyncTask:
@@ -354,11 +357,16 @@ class AsyncTask:
         """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
         meanwhile, here or by another process.
 
-        The start is written later: with the outcome, or by the supervisor if
-        the attempt is still running after ``START_DELAY``. A short attempt
-        costs one read and one write, not two writes.
+        An attempt that waited in the queue ``START_DELAY`` or more reads the
+        store first; one that starts sooner races with any change made that
+        late, as a running attempt does. The start is written with the
+        outcome, or by the supervisor if the attempt runs ``START_DELAY`` or
+        more: a short attempt costs one write, not two.
         """
-        if item.timed_out or item.superseded or not self._still_ours(item):
+        if item.timed_out or item.superseded:
+            return False
+        waited = time.monotonic() - item.dispatched_at
+        if waited >= self._supervisor.start_delay and not self._still_ours(item):
             return False
         item.start_time, item.started_at = self.clock(), time.monotonic()
         self._supervisor.starts_pending()

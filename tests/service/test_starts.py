@@ -115,6 +115,7 @@ def test_an_attempt_another_process_took_over_while_it_was_queued_does_not_start
     here = make_service(task_timeout=60)
     there = make_service(task_timeout=60, executor=ManualExecutor())  # another process on the same store
     here.run(name="q")
+    queued_for_a_second(here)
     clock.advance(seconds=61)
     there.run(name="q")  # timed out in the queue: rerun there, attempt 2
     executor.run_all()
@@ -128,6 +129,7 @@ def test_an_attempt_ended_by_update_task_while_queued_does_not_start(make_servic
     here = make_service()
     there = make_service(executor=ManualExecutor())  # another process on the same store
     here.run(name="q")
+    queued_for_a_second(here)
     here.update_task("task-q", {"status": "failed", "error": "cancelled by its owner"})
     there.run(name="q")  # failed, so rerun there: attempt 2
     executor.run_all()
@@ -218,3 +220,20 @@ def test_a_start_the_store_refused_does_not_stop_the_others_and_is_tried_again(m
     service.release.set()
     for worker in workers:
         worker.join(5)
+
+
+def queued_for_a_second(service) -> None:
+    """As if the attempts in flight had waited a second in the executor's queue (that clock is real)."""
+    for item in service.in_flight_items():
+        item.dispatched_at -= 1.0
+
+
+def test_an_attempt_that_starts_at_once_does_not_read_the_store_first(make_service, executor):
+    service = make_service()
+    service.run(name="at-once")
+    reads = []
+    original = service.repository.get
+    service.repository.get = lambda task_id: reads.append(task_id) or original(task_id)
+    executor.run_all()
+    service.repository.get = original
+    assert reads == [] and service.retrieve("task-at-once")["status"] == "success"
