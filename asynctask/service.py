@@ -194,7 +194,7 @@ class AsyncTask:
         # A fresh uuid cannot be stored yet: try the insert without reading first.
         fresh = not task_id and type(self).get_task_id is AsyncTask.get_task_id
         task_id = _checked_id(task_id or self.get_task_id(**params))
-        return self._submit(task_id, copy.deepcopy(dict(params)), fresh=fresh)  # the caller keeps theirs
+        return self._submit(task_id, _own_copy(params), fresh=fresh)  # the caller keeps theirs
 
     def resume_task(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
@@ -313,7 +313,7 @@ class AsyncTask:
                     other.superseded = True
         hook = StartHook(partial(self._mark_started, item))
         # main gets its own copy: what it does to its arguments must not reach the stored params.
-        call = TaskCall(self, task.task_id, task.attempt, copy.deepcopy(task.params))
+        call = TaskCall(self, task.task_id, task.attempt, _own_copy(task.params))
         self._supervisor.start()
         try:
             future = self._executor.submit(execute_task, call, hook)
@@ -425,6 +425,16 @@ def task_detail(task: Task) -> dict:
         attempt=task.attempt,
     )
     return detail
+
+
+_IMMUTABLE = frozenset([str, int, float, bool, type(None)])
+
+
+def _own_copy(params: Mapping[str, Any]) -> dict:
+    """A copy of ``params`` that shares nothing mutable with them (flat params: a plain copy)."""
+    if all(type(value) in _IMMUTABLE for value in params.values()):
+        return dict(params)
+    return copy.deepcopy(dict(params))
 
 
 def _checked_id(task_id: object) -> str:

@@ -144,9 +144,10 @@ class Task:
 
     def with_canonical(self, **values: Any) -> Task:
         """Like ``attrs.evolve`` for values already in canonical form: no converter runs."""
-        current = {name: getattr(self, name) for name in _FIELD_NAMES}
-        current.update(values)
-        return Task.restore(current)
+        task = object.__new__(Task)
+        for name, slot in _SLOTS:
+            slot.__set__(task, values[name] if name in values else slot.__get__(self))
+        return task
 
     @classmethod
     def restore(cls, values: Mapping[str, Any]) -> Task:
@@ -156,8 +157,8 @@ class Task:
         on the hot path. Anything else goes through ``Task(...)``.
         """
         task = object.__new__(cls)
-        for name in _FIELD_NAMES:
-            object.__setattr__(task, name, values[name])
+        for name, slot in _SLOTS:
+            slot.__set__(task, values[name])  # the slot itself: no frozen __setattr__ on the way
         return task
 
     def _unrecorded_start(self, started_at: datetime | None) -> dict:
@@ -176,5 +177,6 @@ class Task:
 
 
 _FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
+_SLOTS = tuple((name, Task.__dict__[name]) for name in _FIELD_NAMES)  # each field's slot descriptor
 _CONVERTERS = {attribute.name: attribute.converter for attribute in fields(Task) if attribute.converter}
 _TIME_CONVERTERS = (utc, _optional_utc)
