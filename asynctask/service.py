@@ -357,29 +357,31 @@ class AsyncTask:
         """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
         meanwhile, here or by another process.
 
-        An attempt that waited in the queue ``START_DELAY`` or more reads the
-        store first; one that starts sooner races with any change made that
-        late, as a running attempt does. The start is written with the
-        outcome, or by the supervisor if the attempt runs ``START_DELAY`` or
-        more: a short attempt costs one write, not two.
+        An attempt that waited in the queue ``START_DELAY`` or more writes its
+        start now, with compare-and-set: the write is also the check. One that
+        starts sooner races with any change made that late, as a running
+        attempt does; its start is written with its outcome, or by the
+        supervisor if it runs ``START_DELAY`` or more: a short job costs one
+        write, not two.
         """
         if item.timed_out or item.superseded:
             return False
-        waited = time.monotonic() - item.dispatched_at
-        if waited >= self._supervisor.start_delay and not self._still_ours(item):
-            return False
         item.start_time, item.started_at = self.clock(), time.monotonic()
-        self._supervisor.starts_pending()
-        return True
-
-    def _still_ours(self, item: InFlight) -> bool:
-        """Whether the store still has ``item`` as its running attempt (a read: cheaper than a write)."""
-        try:
-            stored = self.repository.get(item.task_id)
-        except Exception:
-            _log.exception("could not check task %s attempt %d before it starts", item.task_id, item.attempt)
+        if item.started_at - item.dispatched_at < self._supervisor.start_delay:
+            self._supervisor.starts_pending()
             return True
-        return stored is not None and stored.attempt == item.attempt and not stored.status.finished
+        try:
+            started = self.recorder.change_attempt(
+                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
+            )
+        except Exception:  # the store is failing: run, and let the outcome carry the start
+            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
+            self._supervisor.starts_pending()
+            return True
+        if started is None:
+            return False
+        item.task, item.start_written = started, True
+        return True
 
     def write_start(self, item: InFlight) -> None:
         """Write the start of an attempt that is still running (the supervisor calls it)."""

@@ -60,13 +60,13 @@ class Server:
         raise AssertionError("server did not answer /ping in time")
 
     def wait_status(self, task_id: str, endpoint: str = "/api", timeout: float = 20.0) -> dict:
-        deadline = time.monotonic() + timeout
+        deadline, answer = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             code, answer = request("GET", f"{self.base}{endpoint}?task_id={task_id}")
             if code == 200 and answer["data"]["status"] != "running":
                 return answer["data"]
             time.sleep(0.05)
-        raise AssertionError(f"task {task_id} still running after {timeout} s")
+        raise AssertionError(f"task {task_id} still running after {timeout} s: {answer}")
 
     def stop(self, signal_number: int = 15) -> str:
         if self.process.poll() is None:

@@ -36,6 +36,7 @@ def test_thirty_identical_posts_to_three_gunicorn_workers_run_main_once(tmp_path
         assert detail["status"] == "success" and detail["attempt"] == 1
     finally:
         output = server.stop(signal.SIGTERM)
+        print(output)  # shown by pytest if the test fails
     assert len(list(runs.iterdir())) == 1, output
     assert "Booting worker" in output
 
