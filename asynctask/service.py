@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import atexit
-import contextvars
-import copy
 import logging
 import os
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Any
 
-import attrs
-from attrs import define
-
+from asynctask.attempts import CALLBACK, AttemptsInFlight, InFlight, own_copy
 from asynctask.core import (
     Action,
     Policy,
@@ -33,12 +27,7 @@ from asynctask.core import (
 )
 from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
 from asynctask.execution import (
-    StartHook,
-    TaskCall,
-    execute_task,
     forget_prepared,
-    format_error,
-    unwrap_remote,
 )
 from asynctask.logs import task_logger
 from asynctask.monitor import QueueLog
@@ -48,10 +37,6 @@ from asynctask.supervisor import Supervisor
 from asynctask.wiring import WorkerSideRepository, choose_executor, choose_repository
 
 _log = logging.getLogger("asynctask")
-#: The attempt (and, from another process, start time) the current ``callback`` call is about.
-_CALLBACK: contextvars.ContextVar[tuple[int, datetime | None, Task] | None] = contextvars.ContextVar(
-    "asynctask_callback", default=None
-)
 #: How long ``shutdown(wait=True)`` keeps retrying outcomes the store refused.
 SHUTDOWN_FLUSH_SECONDS = 5.0
 #: What a service drops when it is pickled into another process.
@@ -66,30 +51,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@define(eq=False)
-class InFlight:
-    """An attempt submitted by this process and not recorded yet."""
-
-    task_id: str
-    attempt: int
-    submit_time: datetime
-    #: The task as this process last wrote it: the next write tries compare-and-set on it first.
-    task: Task
-    future: Future | None = None
-    timed_out: bool = False
-    #: A newer attempt of the task was submitted here: this one must not start.
-    superseded: bool = False
-    #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
-    start_time: datetime | None = None
-    started_at: float = 0.0
-    #: The start is in the store. Until then it is written with the outcome, or by the supervisor
-    #: once the attempt has run ``START_DELAY``: a short attempt costs one write, not two.
-    start_written: bool = False
-    #: When it was handed to the executor, by ``time.monotonic()``.
-    dispatched_at: float = attrs.Factory(time.monotonic)
-
-
-class AsyncTask:
+class AsyncTask(AttemptsInFlight):
     """Turns ``main`` into an asynchronous service: submit, dedupe, run, record.
 
     Subclass it and define ``main(..., logger=None)``; optionally ``setup()``,
@@ -159,7 +121,7 @@ class AsyncTask:
 
     def callback(self, future: Future, task_id: str) -> None:
         """Called when an attempt ends; the default records its result or error."""
-        attempt, start_time, known = _CALLBACK.get() or (None, None, None)
+        attempt, start_time, known = CALLBACK.get() or (None, None, None)
         self.recorder.record_future(future, task_id, attempt, start_time, known)
 
     # -- public helpers --------------------------------------------------------
@@ -194,7 +156,7 @@ class AsyncTask:
         # A fresh uuid cannot be stored yet: try the insert without reading first.
         fresh = not task_id and type(self).get_task_id is AsyncTask.get_task_id
         task_id = _checked_id(task_id or self.get_task_id(**params))
-        return self._submit(task_id, _own_copy(params), fresh=fresh)  # the caller keeps theirs
+        return self._submit(task_id, own_copy(params), fresh=fresh)  # the caller keeps theirs
 
     def resume_task(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
@@ -209,7 +171,7 @@ class AsyncTask:
         """Set ``status``, ``result``, ``error`` or extra fields of a stored task."""
         if not isinstance(data, Mapping):
             raise TypeError(f"update_task data must be a mapping, got {type(data).__name__}")
-        fence = _CALLBACK.get()  # inside callback(): only the attempt that ended may be updated
+        fence = CALLBACK.get()  # inside callback(): only the attempt that ended may be updated
         for _ in range(MAX_RACES):
             stored = self.repository.get(task_id)
             if stored is None:
@@ -227,28 +189,6 @@ class AsyncTask:
         from asynctask.http import create_app
 
         return create_app(self, endpoint, **options)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until every attempt submitted here is recorded (store retries too); ``False`` on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._inflight_changed:
-            while self._inflight or self.recorder.unwritten:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                # Finished attempts notify; outcomes waiting for the store are polled.
-                limits = [t for t in (left, 0.05 if self.recorder.unwritten else None) if t is not None]
-                self._inflight_changed.wait(min(limits) if limits else None)
-        return True
-
-    def in_flight(self) -> list[tuple[str, int, bool]]:
-        """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
-        return [(item.task_id, item.attempt, item.future.running()) for item in self.in_flight_items()]
-
-    def in_flight_items(self) -> list[InFlight]:
-        """The attempts submitted here and not recorded yet."""
-        with self._inflight_changed:
-            return list(self._inflight.values())
 
     def write_queue_line(self) -> str:
         """Write ``waiting: W, running: R`` to ``threads_num.log`` now, and return it."""
@@ -305,43 +245,6 @@ class AsyncTask:
                 return task
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
 
-    def _dispatch(self, task: Task) -> None:
-        item = InFlight(task.task_id, task.attempt, task.submit_time, task)
-        if task.attempt > 1:  # an older attempt still queued here must not start
-            for other in self.in_flight_items():
-                if other.task_id == task.task_id and other.attempt < task.attempt:
-                    other.superseded = True
-        hook = StartHook(partial(self._mark_started, item))
-        # main gets its own copy: what it does to its arguments must not reach the stored params.
-        call = TaskCall(self, task.task_id, task.attempt, _own_copy(task.params))
-        self._supervisor.start()
-        try:
-            future = self._executor.submit(execute_task, call, hook)
-        except Exception as exc:
-            error = format_error(exc)
-            self.recorder.record(
-                task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
-            )
-            raise
-        item.future = future
-        with self._inflight_changed:
-            self._inflight[future] = item
-        future.add_done_callback(partial(self._on_done, item))
-
-    def _on_done(self, item: InFlight, future: Future) -> None:
-        view, start_time = unwrap_remote(future)
-        # A start not written yet goes with the outcome (so does one from another process).
-        token = _CALLBACK.set((item.attempt, start_time or item.start_time, item.task))
-        try:
-            self.callback(view, item.task_id)
-        except Exception:
-            _log.exception("callback of task %s attempt %d failed", item.task_id, item.attempt)
-        finally:
-            _CALLBACK.reset(token)
-            with self._inflight_changed:
-                self._inflight.pop(future, None)
-                self._inflight_changed.notify_all()
-
     # -- recording -------------------------------------------------------------------
 
     def _end_overdue(self, task: Task, reason: Reason) -> Task:
@@ -352,49 +255,6 @@ class AsyncTask:
             error = overdue_error(reason, self.policy)
             self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
         return self.repository.get(task.task_id)
-
-    def _mark_started(self, item: InFlight) -> bool:
-        """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
-        meanwhile, here or by another process.
-
-        An attempt that waited in the queue ``START_DELAY`` or more writes its
-        start now, with compare-and-set: the write is also the check. One that
-        starts sooner races with any change made that late, as a running
-        attempt does; its start is written with its outcome, or by the
-        supervisor if it runs ``START_DELAY`` or more: a short job costs one
-        write, not two.
-        """
-        if item.timed_out or item.superseded:
-            return False
-        item.start_time, item.started_at = self.clock(), time.monotonic()
-        if item.started_at - item.dispatched_at < self._supervisor.start_delay:
-            self._supervisor.starts_pending()
-            return True
-        try:
-            started = self.recorder.change_attempt(
-                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
-            )
-        except Exception:  # the store is failing: run, and let the outcome carry the start
-            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
-            self._supervisor.starts_pending()
-            return True
-        if started is None:
-            return False
-        item.task, item.start_written = started, True
-        return True
-
-    def write_start(self, item: InFlight) -> None:
-        """Write the start of an attempt that is still running (the supervisor calls it)."""
-        start_time = item.start_time
-        started = self.recorder.change_attempt(
-            item.task_id,
-            item.attempt,
-            lambda t, now: t if t.start_time else t.started(now, at=start_time),
-            item.task,
-        )
-        item.start_written = True  # or the attempt is over: its outcome carries the start
-        if started is not None:
-            item.task = started
 
 
 def _shutdown_at_exit(service_ref: weakref.ref) -> None:
@@ -427,16 +287,6 @@ def task_detail(task: Task) -> dict:
         attempt=task.attempt,
     )
     return detail
-
-
-_IMMUTABLE = frozenset([str, int, float, bool, type(None)])
-
-
-def _own_copy(params: Mapping[str, Any]) -> dict:
-    """A copy of ``params`` that shares nothing mutable with them (flat params: a plain copy)."""
-    if all(type(value) in _IMMUTABLE for value in params.values()):
-        return dict(params)
-    return copy.deepcopy(dict(params))
 
 
 def _checked_id(task_id: object) -> str:

@@ -1,0 +1,168 @@
+"""Attempts in flight in this process: handing them to the executor, their start, their end."""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import attrs
+from attrs import define
+
+from asynctask.core import Task
+from asynctask.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
+
+_log = logging.getLogger("asynctask")
+#: The attempt (and, from another process, start time) the current ``callback`` call is about.
+CALLBACK: contextvars.ContextVar[tuple[int, datetime | None, Task] | None] = contextvars.ContextVar(
+    "asynctask_callback", default=None
+)
+
+
+@define(eq=False)
+class InFlight:
+    """An attempt submitted by this process and not recorded yet."""
+
+    task_id: str
+    attempt: int
+    submit_time: datetime
+    #: The task as this process last wrote it: the next write tries compare-and-set on it first.
+    task: Task
+    future: Future | None = None
+    timed_out: bool = False
+    #: A newer attempt of the task was submitted here: this one must not start.
+    superseded: bool = False
+    #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
+    start_time: datetime | None = None
+    started_at: float = 0.0
+    #: The start is in the store. Until then it is written with the outcome, or by the supervisor
+    #: once the attempt has run ``START_DELAY``: a short attempt costs one write, not two.
+    start_written: bool = False
+    #: When it was handed to the executor, by ``time.monotonic()``.
+    dispatched_at: float = attrs.Factory(time.monotonic)
+
+
+class AttemptsInFlight:
+    """The part of ``AsyncTask`` that follows its attempts from the executor to the store.
+
+    It uses the service's ``_executor``, ``_supervisor``, ``recorder``,
+    ``clock`` and ``callback``, and keeps ``_inflight`` under ``_inflight_changed``.
+    """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every attempt submitted here is recorded (store retries too); ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._inflight_changed:
+            while self._inflight or self.recorder.unwritten:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                # Finished attempts notify; outcomes waiting for the store are polled.
+                limits = [t for t in (left, 0.05 if self.recorder.unwritten else None) if t is not None]
+                self._inflight_changed.wait(min(limits) if limits else None)
+        return True
+
+    def in_flight(self) -> list[tuple[str, int, bool]]:
+        """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
+        return [(item.task_id, item.attempt, item.future.running()) for item in self.in_flight_items()]
+
+    def in_flight_items(self) -> list[InFlight]:
+        """The attempts submitted here and not recorded yet."""
+        with self._inflight_changed:
+            return list(self._inflight.values())
+
+    def _dispatch(self, task: Task) -> None:
+        item = InFlight(task.task_id, task.attempt, task.submit_time, task)
+        if task.attempt > 1:  # an older attempt still queued here must not start
+            for other in self.in_flight_items():
+                if other.task_id == task.task_id and other.attempt < task.attempt:
+                    other.superseded = True
+        hook = StartHook(partial(self._mark_started, item))
+        # main gets its own copy: what it does to its arguments must not reach the stored params.
+        call = TaskCall(self, task.task_id, task.attempt, own_copy(task.params))
+        self._supervisor.start()
+        try:
+            future = self._executor.submit(execute_task, call, hook)
+        except Exception as exc:
+            error = format_error(exc)
+            self.recorder.record(
+                task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
+            )
+            raise
+        item.future = future
+        with self._inflight_changed:
+            self._inflight[future] = item
+        future.add_done_callback(partial(self._on_done, item))
+
+    def _on_done(self, item: InFlight, future: Future) -> None:
+        view, start_time = unwrap_remote(future)
+        # A start not written yet goes with the outcome (so does one from another process).
+        token = CALLBACK.set((item.attempt, start_time or item.start_time, item.task))
+        try:
+            self.callback(view, item.task_id)
+        except Exception:
+            _log.exception("callback of task %s attempt %d failed", item.task_id, item.attempt)
+        finally:
+            CALLBACK.reset(token)
+            with self._inflight_changed:
+                self._inflight.pop(future, None)
+                self._inflight_changed.notify_all()
+
+    def _mark_started(self, item: InFlight) -> bool:
+        """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
+        meanwhile, here or by another process.
+
+        An attempt that waited in the queue ``START_DELAY`` or more writes its
+        start now, with compare-and-set: the write is also the check. One that
+        starts sooner races with any change made that late, as a running
+        attempt does; its start is written with its outcome, or by the
+        supervisor if it runs ``START_DELAY`` or more: a short job costs one
+        write, not two.
+        """
+        if item.timed_out or item.superseded:
+            return False
+        item.start_time, item.started_at = self.clock(), time.monotonic()
+        if item.started_at - item.dispatched_at < self._supervisor.start_delay:
+            self._supervisor.starts_pending()
+            return True
+        try:
+            started = self.recorder.change_attempt(
+                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
+            )
+        except Exception:  # the store is failing: run, and let the outcome carry the start
+            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
+            self._supervisor.starts_pending()
+            return True
+        if started is None:
+            return False
+        item.task, item.start_written = started, True
+        return True
+
+    def write_start(self, item: InFlight) -> None:
+        """Write the start of an attempt that is still running (the supervisor calls it)."""
+        start_time = item.start_time
+        started = self.recorder.change_attempt(
+            item.task_id,
+            item.attempt,
+            lambda t, now: t if t.start_time else t.started(now, at=start_time),
+            item.task,
+        )
+        item.start_written = True  # or the attempt is over: its outcome carries the start
+        if started is not None:
+            item.task = started
+
+
+_IMMUTABLE = frozenset([str, int, float, bool, type(None)])
+
+
+def own_copy(params: Mapping[str, Any]) -> dict:
+    """A copy of ``params`` that shares nothing mutable with them (flat params: a plain copy)."""
+    if all(type(value) in _IMMUTABLE for value in params.values()):
+        return dict(params)
+    return copy.deepcopy(dict(params))
