@@ -26,9 +26,7 @@ from asynctask.core import (
     overdue_error,
 )
 from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
-from asynctask.execution import (
-    forget_prepared,
-)
+from asynctask.execution import forget_prepared
 from asynctask.logs import task_logger
 from asynctask.monitor import QueueLog
 from asynctask.params import check_params, main_signature
