@@ -92,3 +92,15 @@ def test_policy_reads_seconds_and_timedeltas():
     assert policy.rerun_time_limit == timedelta(minutes=1)
     with pytest.raises(ValueError, match="rerun_time_limit"):
         Policy(rerun_time_limit=-3)
+
+
+def test_a_default_task_id_is_a_random_uuid4_in_hex():
+    import uuid
+
+    from asynctask.service import uuid4_hex
+
+    ids = {uuid4_hex() for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.hex == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
