@@ -98,6 +98,8 @@ class AttemptsInFlight:
         item.future = future
         with self._inflight_changed:
             self._inflight[future] = item
+        if item.start_time is not None and not item.start_written:
+            self._supervisor.starts_pending()  # it started before it was listed: the supervisor missed it
         future.add_done_callback(partial(self._on_done, item))
 
     def _on_done(self, item: InFlight, future: Future) -> None:
@@ -127,24 +129,26 @@ class AttemptsInFlight:
         """
         if item.timed_out or item.superseded:
             return False
-        item.start_time, item.started_at = self.clock(), time.monotonic()
-        if item.started_at - item.dispatched_at < self._supervisor.start_delay:
+        began, started_at = self.clock(), time.monotonic()
+        if started_at - item.dispatched_at >= self._supervisor.start_delay:
+            try:
+                started = self.recorder.change_attempt(
+                    item.task_id, item.attempt, lambda t, now: t.started(now, at=began), known=item.task
+                )
+            except Exception:  # the store is failing: run, and let the outcome carry the start
+                _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
+                started = item.task
+            else:
+                if started is None:
+                    return False  # ended, timed out or rerun while it waited: no start to record
+                item.task, item.start_written = started, True
+        # Only an attempt that runs has a start (the outcome and update_task carry it from here).
+        item.start_time, item.started_at = began, started_at
+        if not item.start_written:
             self._supervisor.starts_pending()
-            return True
-        try:
-            started = self.recorder.change_attempt(
-                item.task_id, item.attempt, lambda t, now: t.started(now), known=item.task
-            )
-        except Exception:  # the store is failing: run, and let the outcome carry the start
-            _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
-            self._supervisor.starts_pending()
-            return True
-        if started is None:
-            return False
-        item.task, item.start_written = started, True
         return True
 
-    def write_start(self, item: InFlight) -> None:
+    def _write_start(self, item: InFlight) -> None:
         """Write the start of an attempt that is still running (the supervisor calls it)."""
         start_time = item.start_time
         started = self.recorder.change_attempt(
@@ -156,6 +160,13 @@ class AttemptsInFlight:
         item.start_written = True  # or the attempt is over: its outcome carries the start
         if started is not None:
             item.task = started
+
+    def _unwritten_start(self, task_id: str, attempt: int) -> datetime | None:
+        """The start of this process's running ``attempt`` of ``task_id``, if not in the store yet."""
+        for item in self.in_flight_items():
+            if item.task_id == task_id and item.attempt == attempt and not item.start_written:
+                return item.start_time
+        return None
 
 
 _IMMUTABLE = frozenset([str, int, float, bool, type(None)])

@@ -62,8 +62,8 @@ class Recorder:
         """
         if known is not None and known.attempt == attempt and not known.status.finished:
             task = change(known, self.clock())
-            if self.repository.replace(task, known.version):
-                return task
+            if task is known or self.repository.replace(task, known.version):
+                return task  # (a change that changes nothing writes nothing)
         for _ in range(MAX_RACES):
             stored = self.repository.get(task_id)
             if stored is None or stored.status.finished:
@@ -71,7 +71,7 @@ class Recorder:
             if attempt is not None and stored.attempt != attempt:
                 return None
             task = change(stored, self.clock())
-            if self.repository.replace(task, stored.version):
+            if task is stored or self.repository.replace(task, stored.version):
                 return task
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
 

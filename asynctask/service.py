@@ -177,7 +177,8 @@ class AsyncTask(AttemptsInFlight):
             if fence is not None and stored.attempt != fence[0]:
                 _log.warning("dropped update_task of task %s attempt %s: superseded", task_id, fence[0])
                 return
-            started_at = None if fence is None else fence[1]  # a start not written yet goes with it
+            # A start not written yet goes with it: the ending attempt's, or one running here.
+            started_at = fence[1] if fence is not None else self._unwritten_start(task_id, stored.attempt)
             if self.repository.replace(stored.updated(data, self.clock(), started_at), stored.version):
                 return
         raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")

@@ -31,6 +31,7 @@ class Supervisor:
         self._start_lock = threading.Lock()
         self._wake = threading.Condition()
         self._starts = False  # attempts have started whose start is not written yet
+        self._start_backoff = 0.0  # seconds added to start_delay after a store fault
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -49,25 +50,33 @@ class Supervisor:
                 self._wake.notify()
 
     def write_starts(self, min_age: float | None = None) -> None:
-        """Write the starts of attempts running for ``min_age`` seconds (default ``start_delay``) or more."""
+        """Write the starts of attempts running for ``min_age`` seconds (default ``start_delay``) or more.
+
+        A round stops at the first store fault (the next waits longer, up to
+        ``interval``) and after ``interval`` seconds, so heartbeats and
+        timeouts never wait long for it.
+        """
         min_age = self.start_delay if min_age is None else min_age
         now, left = time.monotonic(), False
         for item in self.service.in_flight_items():
             if item.start_time is None or item.start_written:
                 continue
-            if now - item.started_at < min_age:
+            if now - item.started_at < min_age or time.monotonic() - now > self.interval:
                 left = True
             elif not item.future.done():
                 try:
-                    self.service.write_start(item)
-                except Exception as exc:  # the store is failing: the next round tries again
+                    self.service._write_start(item)
+                except Exception as exc:  # the store is failing: back off, then try again
                     _log.warning(
                         "could not record the start of task %s attempt %d: %s",
                         item.task_id,
                         item.attempt,
                         exc,
                     )
-                    left = True
+                    self._start_backoff = min(max(self._start_backoff * 2, 0.5), self.interval)
+                    self.starts_pending()
+                    return
+        self._start_backoff = 0.0
         if left:
             self.starts_pending()
 
@@ -138,12 +147,12 @@ class Supervisor:
                 if not self._starts and not self._stop.is_set():
                     self._wake.wait(max(next_tick - time.monotonic(), 0))
                 starts, self._starts = self._starts, False
-            # A short attempt ends within start_delay, and its outcome carries its start.
-            if starts and not self._stop.wait(self.start_delay):
-                self._guarded(self.write_starts)
-            if time.monotonic() >= next_tick:
+            if time.monotonic() >= next_tick:  # heartbeats and timeouts first
                 self._guarded(self.tick)
                 next_tick = time.monotonic() + self.interval
+            # A short attempt ends within start_delay, and its outcome carries its start.
+            if starts and not self._stop.wait(self.start_delay + self._start_backoff):
+                self._guarded(self.write_starts)
 
     @staticmethod
     def _guarded(step) -> None:

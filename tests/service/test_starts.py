@@ -197,7 +197,7 @@ class FailingOnce(CountingRepository):
         return super().replace(task, expected_version)
 
 
-def test_a_start_the_store_refused_does_not_stop_the_others_and_is_tried_again(make_service, clock):
+def test_a_start_the_store_refused_is_tried_again_after_a_back_off(make_service, clock):
     first, second = ManualExecutor(), ManualExecutor()
     store = FailingOnce()
     service = make_service(cls=Held, repository=store, executor=first)
@@ -213,10 +213,12 @@ def test_a_start_the_store_refused_does_not_stop_the_others_and_is_tried_again(m
         assert time.monotonic() < deadline
         time.sleep(0.001)
     store.fail_next = True
-    service._supervisor.write_starts(min_age=0)
-    assert sum(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab") == 1
+    service._supervisor.write_starts(min_age=0)  # the first write fails: the round stops and backs off
+    assert sum(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab") == 0
+    assert service._supervisor._start_backoff == 0.5
     service._supervisor.write_starts(min_age=0)
     assert all(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab")
+    assert service._supervisor._start_backoff == 0.0
     service.release.set()
     for worker in workers:
         worker.join(5)
@@ -237,3 +239,61 @@ def test_an_attempt_that_starts_at_once_does_not_read_the_store_first(make_servi
     executor.run_all()
     service.repository.get = original
     assert reads == [] and service.retrieve("task-at-once")["status"] == "success"
+
+
+def test_an_attempt_ended_while_queued_gets_no_start_even_through_a_custom_callback(make_service, executor):
+    class Annotating(Counter):
+        def callback(self, future, task_id):
+            self.update_task(task_id, {"note": "seen by the callback"})
+            super().callback(future, task_id)
+
+    service = make_service(cls=Annotating)
+    service.run(name="ended")
+    queued_for_a_second(service)
+    service.update_task("task-ended", {"status": "failed", "error": "cancelled"})
+    executor.run_all()
+    detail = service.retrieve("task-ended")
+    assert service.calls == [] and detail["status"] == "failed" and detail["start_time"] is None
+
+
+def test_main_ending_its_own_task_with_update_task_keeps_the_start(make_service, executor, clock):
+    class SelfReporting(Counter):
+        def main(self, name, fail=False, value=None, logger=None):
+            self.update_task(f"task-{name}", {"status": "success", "result": "reported by main"})
+            return "returned"
+
+    service = make_service(cls=SelfReporting)
+    service.run(name="self")
+    clock.advance(seconds=2)
+    executor.run_all()
+    detail = service.retrieve("task-self")
+    assert (detail["status"], detail["result"], detail["start_time"]) == (
+        "success",
+        "reported by main",
+        clock.now,
+    )
+
+
+class LateListing(ThreadPoolExecutor):
+    """Starts the work, then dawdles before ``submit`` returns: the attempt runs before it is listed."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        time.sleep(0.15)
+        return future
+
+
+def test_an_attempt_that_started_before_it_was_listed_still_gets_its_start_written(tmp_path):
+    pool = LateListing(1)
+    service = Held(logger_dir=str(tmp_path), executor=pool, repository=InMemoryTaskRepository())
+    try:
+        service.run(name="early")
+        deadline = time.monotonic() + 5
+        while service.retrieve("task-early")["start_time"] is None:
+            assert time.monotonic() < deadline, "the start was never written"
+            time.sleep(0.01)
+        assert service.retrieve("task-early")["status"] == "running"
+    finally:
+        service.release.set()
+        service.shutdown()
+        pool.shutdown()
