@@ -75,6 +75,9 @@ class SqliteTaskRepository(TaskRepository):
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
+        # One writer at a time in this process: waiting here wakes at once, while SQLite's
+        # busy handler sleeps in steps of milliseconds (other processes still meet it).
+        self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._wal_index: mmap.mmap | None = None
         self._wal_identity: tuple[int, int] | None = None
@@ -111,21 +114,22 @@ class SqliteTaskRepository(TaskRepository):
     @_unavailable
     def insert(self, task: Task) -> bool:
         """Store a new task unless its id is taken."""
-        cursor = self._connection().execute(_INSERT, _to_row(task))
-        return cursor.rowcount == 1
+        row, connection = _to_row(task), self._connection()
+        with self._write_lock:
+            return connection.execute(_INSERT, row).rowcount == 1
 
     @_unavailable
     def replace(self, task: Task, expected_version: int) -> bool:
         """Store ``task`` if the stored version is still ``expected_version``."""
-        row = _to_row(task)
-        cursor = self._connection().execute(_UPDATE, (*row[1:], task.task_id, expected_version))
-        return cursor.rowcount == 1
+        row, connection = _to_row(task), self._connection()
+        with self._write_lock:
+            return connection.execute(_UPDATE, (*row[1:], task.task_id, expected_version)).rowcount == 1
 
     @_unavailable
     def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
         """Heartbeat the running attempts in one transaction."""
         beat = _time(now)
-        with self._connection() as connection:
+        with self._write_lock, self._connection() as connection:
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(_TOUCH, [(beat, task_id, attempt) for task_id, attempt in attempts])
 
@@ -216,6 +220,7 @@ def _forget_connections(repository_ref: weakref.ref) -> None:
     repository = repository_ref()
     if repository is not None:
         repository._local, repository._connections = threading.local(), []
+        repository._write_lock = threading.Lock()  # a thread of the parent may have held it
         repository._wal_index, repository._cache = None, (b"", {})
 
 
