@@ -137,7 +137,6 @@ class AttemptsInFlight:
                 )
             except Exception:  # the store is failing: run, and let the outcome carry the start
                 _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
-                started = item.task
             else:
                 if started is None:
                     return False  # ended, timed out or rerun while it waited: no start to record
