@@ -297,3 +297,18 @@ def test_an_attempt_that_started_before_it_was_listed_still_gets_its_start_writt
         service.release.set()
         service.shutdown()
         pool.shutdown()
+
+
+def test_a_queued_attempt_whose_start_the_store_refused_runs_and_its_outcome_carries_the_start(
+    make_service, executor, clock
+):
+    store = FailingOnce()
+    service = make_service(repository=store)
+    service.run(name="blink")
+    queued_for_a_second(service)
+    clock.advance(seconds=3)
+    store.fail_next = True  # the start write at the start
+    executor.run_all()
+    detail = service.retrieve("task-blink")
+    assert len(service.calls) == 1
+    assert (detail["status"], detail["start_time"]) == ("success", clock.now)
