@@ -71,16 +71,21 @@ def test_a_long_attempt_shows_its_start_while_it_runs(make_service, executor, cl
     assert store.replaces == 2  # the start, then the outcome: no start written twice
 
 
+def wait_for_start(service, task_id: str, timeout: float = 5.0) -> None:
+    """Poll until the task's start is in the store (the supervisor writes it about 50 ms in)."""
+    deadline = time.monotonic() + timeout
+    while service.retrieve(task_id)["start_time"] is None:
+        assert time.monotonic() < deadline, "the start was never written"
+        time.sleep(0.01)
+
+
 def test_the_supervisor_writes_the_start_of_a_running_attempt_on_its_own(tmp_path):
     pool = ThreadPoolExecutor(1)
     service = Held(logger_dir=str(tmp_path), executor=pool, repository=InMemoryTaskRepository())
     try:
         service.run(name="on-its-own")
         assert service.entered.wait(5)
-        deadline = time.monotonic() + 5
-        while service.retrieve("task-on-its-own")["start_time"] is None:
-            assert time.monotonic() < deadline, "the start was never written"
-            time.sleep(0.01)
+        wait_for_start(service, "task-on-its-own")
         assert service.retrieve("task-on-its-own")["status"] == "running"
     finally:
         service.release.set()
@@ -288,10 +293,7 @@ def test_an_attempt_that_started_before_it_was_listed_still_gets_its_start_writt
     service = Held(logger_dir=str(tmp_path), executor=pool, repository=InMemoryTaskRepository())
     try:
         service.run(name="early")
-        deadline = time.monotonic() + 5
-        while service.retrieve("task-early")["start_time"] is None:
-            assert time.monotonic() < deadline, "the start was never written"
-            time.sleep(0.01)
+        wait_for_start(service, "task-early")
         assert service.retrieve("task-early")["status"] == "running"
     finally:
         service.release.set()
