@@ -1,0 +1,219 @@
+"""SQLite shared with threads, processes and other tools: bounded connections, no lost locks, no crash."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from asynctask.adapters.sqlite import MAX_CONNECTIONS, SqliteTaskRepository
+from tests.contract.conftest import T0, make_task
+
+WRITERS, OPENERS, TASKS_PER_WRITER = 3, 2, 300
+
+
+@pytest.fixture
+def store(tmp_path):
+    repository = SqliteTaskRepository(tmp_path / "tasks.db")
+    repository.insert(make_task())
+    yield repository
+    repository.close()
+
+
+def open_descriptors(path) -> int:
+    """How many descriptors of this process name ``path`` (the database file itself)."""
+    target = os.path.realpath(path)
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == target
+        except OSError:
+            pass
+    return count
+
+
+def test_a_write_through_another_connection_is_seen_at_once(store, tmp_path):
+    store.get("task-1")
+    outsider = sqlite3.connect(tmp_path / "tasks.db", isolation_level=None)  # the CLI, a script ...
+    outsider.execute(
+        "UPDATE tasks SET error = 'set elsewhere', version = version + 1 WHERE task_id = 'task-1'"
+    )
+    outsider.close()
+    assert store.get("task-1").error == "set elsewhere"
+
+
+def test_each_read_is_a_copy_of_its_own(store):
+    hit = store.get("task-1")
+    hit.params["options"]["tags"].append("changed by a caller")
+    hit.result["values"] = "changed too"
+    again = store.get("task-1")
+    assert again.params == make_task().params and again.result == make_task().result
+
+
+def _resubmit_in_another_process(path: str) -> None:
+    repository = SqliteTaskRepository(path)
+    stored = repository.get("task-1")
+    assert repository.replace(stored.resubmitted(T0 + timedelta(hours=1), None), stored.version)
+    repository.close()
+
+
+def test_a_write_of_another_process_is_seen_at_once(store, tmp_path):
+    before = store.get("task-1")
+    process = multiprocessing.get_context("spawn").Process(
+        target=_resubmit_in_another_process, args=(str(tmp_path / "tasks.db"),)
+    )
+    process.start()
+    process.join(timeout=60)
+    assert process.exitcode == 0
+    after = store.get("task-1")
+    assert (after.status.value, after.attempt) == ("running", before.attempt + 1)
+
+
+def test_a_relative_path_keeps_naming_the_same_file_after_a_change_of_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    repository = SqliteTaskRepository("tasks.db", max_connections=1)
+    repository.insert(make_task())
+    repository.close()  # the next read opens a new connection
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert repository.get("task-1") == make_task()
+    assert not (tmp_path / "elsewhere" / "tasks.db").exists()
+    repository.close()
+
+
+def test_threads_that_come_and_go_leave_no_connection_behind(store, tmp_path):
+    def read() -> None:
+        assert store.get("task-1") is not None
+
+    for _ in range(200):  # a server with a thread per connection
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    assert open_descriptors(tmp_path / "tasks.db") <= 1
+
+
+def test_many_threads_at_once_share_at_most_max_connections(store, tmp_path):
+    start, peak, problems = threading.Barrier(40), [0], []
+
+    def read() -> None:
+        start.wait()
+        for _ in range(20):
+            if store.get("task-1") is None:
+                problems.append("missing")
+            peak[0] = max(peak[0], open_descriptors(tmp_path / "tasks.db"))
+
+    threads = [threading.Thread(target=read) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert problems == []
+    assert 1 <= peak[0] <= MAX_CONNECTIONS
+
+
+def test_a_closed_repository_opens_connections_again_when_used(store, tmp_path):
+    store.get("task-1")
+    store.close()
+    assert open_descriptors(tmp_path / "tasks.db") == 0
+    assert store.get("task-1") == make_task()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
+def test_max_connections_must_be_a_positive_int(tmp_path, bad):
+    with pytest.raises(ValueError, match="max_connections"):
+        SqliteTaskRepository(tmp_path / "tasks.db", max_connections=bad)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux's /proc/locks")
+def test_reads_keep_the_lock_sqlite_holds_on_its_wal_index(store, tmp_path):
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it:
+    # code that opened -shm itself would silently take SQLite's read lock away.
+    for _ in range(3):
+        store.get("task-1")
+    inode = os.stat(tmp_path / "tasks.db-shm").st_ino
+    with open("/proc/locks") as locks:
+        ours = [line for line in locks if f" {os.getpid()} " in line and f":{inode} " in line]
+    assert ours, "SQLite's lock on the -shm file is gone"
+
+
+def test_under_concurrent_writes_no_read_goes_back_in_time(tmp_path):
+    path = tmp_path / "tasks.db"
+    writer_store, reader_store = (
+        SqliteTaskRepository(path),
+        SqliteTaskRepository(path),
+    )  # two processes, as it were
+    writer_store.insert(make_task(task_id="c", status="running", extra={"count": 0}))
+    confirmed, problems = [0], []
+    deadline = time.monotonic() + 0.5
+
+    def write() -> None:
+        while time.monotonic() < deadline:
+            stored = writer_store.get("c")
+            count = stored.extra["count"] + 1
+            if writer_store.replace(
+                stored.updated({"count": count}, T0 + timedelta(seconds=count)), stored.version
+            ):
+                confirmed[0] = stored.version + 1
+
+    def read(store: SqliteTaskRepository) -> None:
+        last = 0
+        while time.monotonic() < deadline:
+            floor = confirmed[0]  # written before this read began: it must be seen
+            version = store.get("c").version
+            if version < max(floor, last):
+                problems.append((version, floor, last))
+            last = version
+
+    threads = [threading.Thread(target=write)]
+    threads += [threading.Thread(target=read, args=(s,)) for s in (reader_store, reader_store, writer_store)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert confirmed[0] > 10 and problems == []
+    writer_store.close()
+    reader_store.close()
+
+
+def _write_and_read_back(path: str, writer: int) -> None:
+    repository = SqliteTaskRepository(path)
+    for index in range(TASKS_PER_WRITER):
+        task = make_task(task_id=f"writer-{writer}-{index}", status="running")
+        assert repository.insert(task)
+        assert repository.get(task.task_id) == task
+    repository.close()
+
+
+def _open_plainly(path: str, stop) -> None:
+    # What `asynctask status`, a backup or the sqlite3 shell does: open, read, close, again.
+    while not stop.is_set():
+        connection = sqlite3.connect(path, timeout=30)
+        connection.execute("SELECT count(*) FROM tasks").fetchone()
+        connection.close()
+
+
+def test_writers_survive_other_processes_opening_the_file_and_every_row_is_there(tmp_path):
+    path = str(tmp_path / "tasks.db")
+    SqliteTaskRepository(path).close()
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    openers = [context.Process(target=_open_plainly, args=(path, stop)) for _ in range(OPENERS)]
+    writers = [context.Process(target=_write_and_read_back, args=(path, w)) for w in range(WRITERS)]
+    for process in openers + writers:
+        process.start()
+    for process in writers:
+        process.join(timeout=120)
+    stop.set()
+    for process in openers:
+        process.join(timeout=30)
+    assert [process.exitcode for process in writers] == [0] * WRITERS  # -7 is SIGBUS
+    assert [process.exitcode for process in openers] == [0] * OPENERS
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM tasks").fetchone()[0] == WRITERS * TASKS_PER_WRITER
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()
