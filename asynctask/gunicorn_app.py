@@ -26,6 +26,8 @@ class AsyncTaskApplication(BaseApplication):
             # On stop, running tasks may finish (up to their timeout) and be recorded.
             "graceful_timeout": self.options.task_timeout,
         }
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn 24+: one shared path in $HOME otherwise
+            settings["control_socket_disable"] = True
         for key, value in settings.items():
             self.cfg.set(key, value)
 

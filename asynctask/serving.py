@@ -1,4 +1,4 @@
-"""Serving an AsyncTask class: one threaded process, or gunicorn workers."""
+"""Serving an AsyncTask class through gunicorn: a bounded pool of request threads in every mode."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import errno
 import importlib
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 from collections.abc import Callable
-from typing import Any
 
+import attrs
 from attrs import frozen
 
 from asynctask.core import AsyncTaskError
@@ -88,13 +86,28 @@ def check_port_free(host: str, port: int) -> None:
             raise ServeError(f"port {port} on {host} {reason}; choose another with --port") from exc
 
 
+def check_builds(options: ServeOptions) -> None:
+    """Build the service once and stop it: a bad option, class or store fails here, in one clear line.
+
+    Workers build their own after the fork; this one never runs a task (it does not resume either).
+    """
+    service = build(attrs.evolve(options, resume=False))
+    service.shutdown(wait=False)
+    service.repository.close()
+
+
 def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
-    """Serve until Ctrl-C or SIGTERM; with ``workers > 1`` through gunicorn."""
+    """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
+    from asynctask.gunicorn_app import run_gunicorn
+
     check_port_free(options.host, options.port)
-    if options.workers > 1:
-        _serve_gunicorn(options, announce)
-    else:
-        _serve_threaded(options, announce)
+    check_builds(options)
+    processes = "1 gunicorn worker" if options.workers == 1 else f"{options.workers} gunicorn workers"
+    announce(
+        f"Serving {options.target.__name__} on {_url(options)} with {processes} of {options.threads} "
+        f"threads (store {options.store}); Ctrl-C to stop"
+    )
+    run_gunicorn(options)
 
 
 def stop(service: AsyncTask) -> None:
@@ -107,46 +120,6 @@ def stop(service: AsyncTask) -> None:
         _log.warning("stopping: %d task(s) not started are recorded as failed: %s", len(waiting), waiting)
     service.shutdown(wait=True, cancel_pending=True)
     service.repository.close()
-
-
-def _stop_on_signals(server: Any) -> None:
-    """Ctrl-C or SIGTERM ends ``serve_forever`` (no exception raised in the middle of a request)."""
-
-    def handle(signum: int, frame: object) -> None:
-        _log.info("stop requested (signal %d)", signum)
-        # A second Ctrl-C or SIGTERM while stopping ends the process at once.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        threading.Thread(target=server.shutdown, name="asynctask-stop", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-
-
-def _serve_threaded(options: ServeOptions, announce: Callable[[str], None]) -> None:
-    from werkzeug.serving import make_server
-
-    service = build(options)
-    server = make_server(options.host, options.port, service.app(options.endpoint), threaded=True)
-    _stop_on_signals(server)
-    announce(f"Serving {options.target.__name__} on {_url(options)} (store {options.store}); Ctrl-C to stop")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
-        stop(service)
-
-
-def _serve_gunicorn(options: ServeOptions, announce: Callable[[str], None]) -> None:
-    try:
-        from asynctask.gunicorn_app import run_gunicorn
-    except ImportError as exc:
-        raise ServeError("--workers > 1 needs gunicorn: pip install 'asynctask[server]'") from exc
-    announce(
-        f"Serving {options.target.__name__} on {_url(options)} with {options.workers} gunicorn workers "
-        f"(store {options.store}); Ctrl-C to stop"
-    )
-    run_gunicorn(options)
 
 
 def _url(options: ServeOptions) -> str:

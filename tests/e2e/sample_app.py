@@ -27,3 +27,10 @@ class Recorder(AsyncTask):
 
 
 NOT_A_TASK = object()
+
+
+class Echo(AsyncTask):
+    """Answers its number: the cheapest task, for soaks through the real server."""
+
+    def main(self, n, logger=None):
+        return n

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,8 +42,16 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "asynctask", *args, "--port", str(self.port)]
         environment = {**os.environ, "PYTHONPATH": str(ROOT), "DISABLE_STREAM_HANDLER": "1", **(env or {})}
+        # A file, not a pipe: a server that logs more than a pipe holds must never block on it.
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=cwd,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: the gunicorn arbiter and its workers
         )
         self.wait_ready()
 
@@ -50,7 +60,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(
-                    f"server exited {self.process.returncode}:\n{self.process.stdout.read()}"
+                    f"server exited {self.process.returncode}:\n{self.output()}"
                 )
             try:
                 if request("GET", f"{self.base}/ping")[0] == 200:
@@ -68,11 +78,46 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"task {task_id} still running after {timeout} s: {answer}")
 
-    def stop(self, signal_number: int = 15) -> str:
+    def stop(self, signal_number: int = signal.SIGTERM) -> str:
+        """Signal the server (``kill PID``) and answer what it printed; SIGKILL kills every process of it."""
         if self.process.poll() is None:
-            self.process.send_signal(signal_number)
-        output, _ = self.process.communicate(timeout=30)
-        return output
+            if signal_number == signal.SIGKILL:  # the machine or the OOM killer: workers die too
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.send_signal(signal_number)
+        self.process.wait(timeout=30)
+        return self.output()
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        self.log.seek(0)
+        return self.log.read()
+
+    def processes(self) -> list[int]:
+        """The process ids of the server: the arbiter and its workers."""
+        return [
+            int(pid)
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and _session(int(pid)) == self.process.pid
+        ]
+
+    def resources(self) -> dict:
+        """Open descriptors and threads of every process of the server, from ``/proc``."""
+        fds = threads = 0
+        for pid in self.processes():
+            try:
+                fds += len(os.listdir(f"/proc/{pid}/fd"))
+                threads += len(os.listdir(f"/proc/{pid}/task"))
+            except FileNotFoundError:  # it ended meanwhile
+                pass
+        return {"fds": fds, "threads": threads}
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 def serve_recorder(tmp_path: Path, *extra: str) -> tuple[Server, Path]:
