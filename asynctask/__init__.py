@@ -2,10 +2,15 @@
 
 from asynctask.adapters.memory import InMemoryTaskRepository
 from asynctask.adapters.sqlite import SqliteTaskRepository
+from asynctask.adapters.urls import open_repository
 from asynctask.core import (
     AsyncTaskError,
+    InMemoryStoreWarning,
     InvalidParamsError,
+    OwnerLostError,
     Policy,
+    StoreUnavailableError,
+    StoreURLError,
     SubmissionConflictError,
     Task,
     TaskNotFoundError,
@@ -14,7 +19,6 @@ from asynctask.core import (
     UnencodableValueError,
 )
 from asynctask.service import AsyncTask
-from asynctask.wiring import InMemoryStoreWarning
 
 __version__ = "0.1.0"
 
@@ -24,12 +28,16 @@ __all__ = [
     "InMemoryStoreWarning",
     "InMemoryTaskRepository",
     "InvalidParamsError",
+    "OwnerLostError",
     "Policy",
     "SqliteTaskRepository",
+    "StoreURLError",
+    "StoreUnavailableError",
     "SubmissionConflictError",
     "Task",
     "TaskNotFoundError",
     "TaskRepository",
     "TaskStatus",
     "UnencodableValueError",
+    "open_repository",
 ]

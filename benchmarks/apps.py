@@ -17,7 +17,11 @@ from flask import Flask
 
 from asynctask import AsyncTask, Task, TaskRepository
 from asynctask.adapters import sqlite as sqlite_adapter
-from asynctask.stores import open_repository, sqlite_path
+
+try:
+    from asynctask.adapters.urls import open_repository, sqlite_path
+except ImportError:  # a tree from before the service package (BENCH_ASYNCTASK_PATH)
+    from asynctask.stores import open_repository, sqlite_path
 from benchmarks.baselines import JOB_WORKERS, job
 
 

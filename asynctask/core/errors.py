@@ -41,3 +41,23 @@ class StoreUnavailableError(AsyncTaskError):
 
 class OwnerLostError(AsyncTaskError):
     """The process running a task stopped heartbeating: it was killed or its machine is gone."""
+
+
+class AttemptSupersededError(AsyncTaskError):
+    """The attempt was replaced by a newer one before it started; it did not run."""
+
+
+class RemoteTaskError(AsyncTaskError):
+    """An attempt failed in another process; ``str()`` is its traceback text."""
+
+
+class StoreURLError(AsyncTaskError, ValueError):
+    """A store URL that cannot be understood; the message says what is wrong."""
+
+
+class ServeError(AsyncTaskError):
+    """The service cannot start; the message says why and what to do."""
+
+
+class InMemoryStoreWarning(UserWarning):
+    """No store was given: tasks live in memory and are lost when the process ends."""

@@ -6,7 +6,7 @@ import inspect
 from typing import Any
 
 from asynctask.http.docstring import parse_docstring
-from asynctask.params import MainParams
+from asynctask.service.params import MainParams
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/"

@@ -23,7 +23,7 @@ from asynctask.http.envelope import (
     service_error_answer,
 )
 from asynctask.http.openapi import openapi_document
-from asynctask.params import MainParams
+from asynctask.service.params import MainParams
 
 #: The default limit of a request body: 1 MiB.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024

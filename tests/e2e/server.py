@@ -59,9 +59,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(
-                    f"server exited {self.process.returncode}:\n{self.output()}"
-                )
+                raise AssertionError(f"server exited {self.process.returncode}:\n{self.output()}")
             try:
                 if request("GET", f"{self.base}/ping")[0] == 200:
                     return

@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional, Union
 import pytest
 
 from asynctask import InvalidParamsError
-from asynctask.params import MainParams, check_params, describe, fits, hint_schema
+from asynctask.service.params import MainParams, check_params, describe, fits, hint_schema
 
 
 def problems(main, **params) -> list[tuple[str, str]]:

@@ -138,7 +138,7 @@ def test_shutdown_writes_the_outcomes_the_store_refused_once_it_is_back(make_ser
 
 
 def test_shutdown_logs_loudly_what_the_store_still_refuses(make_service, executor, caplog, monkeypatch):
-    monkeypatch.setattr("asynctask.service.SHUTDOWN_FLUSH_SECONDS", 0.1)
+    monkeypatch.setattr("asynctask.service.base.SHUTDOWN_FLUSH_SECONDS", 0.1)
     store = FlakyRepository()
     service = make_service(repository=store)
     service.run(name="lost")

@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asynctask import InMemoryTaskRepository
-from asynctask.logs import close_task_logger, log_file_name, open_task_logger
-from asynctask.monitor import MONITOR_FILE
+from asynctask.service.logs import MONITOR_FILE, close_task_logger, log_file_name, open_task_logger
 from tests.service.apps import Counter
 
 

@@ -1,8 +1,8 @@
 import pytest
 
 from asynctask import InMemoryTaskRepository, SqliteTaskRepository
+from asynctask.adapters.urls import StoreURLError, mongo_parts, open_repository, sqlite_path
 from asynctask.core import StoreUnavailableError
-from asynctask.stores import StoreURLError, mongo_parts, open_repository, sqlite_path
 
 
 def test_memory_url_opens_a_memory_store():

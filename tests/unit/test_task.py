@@ -97,7 +97,7 @@ def test_policy_reads_seconds_and_timedeltas():
 def test_a_default_task_id_is_a_random_uuid4_in_hex():
     import uuid
 
-    from asynctask.service import uuid4_hex
+    from asynctask.service.base import uuid4_hex
 
     ids = {uuid4_hex() for _ in range(1000)}
     assert len(ids) == 1000

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from asynctask.core import AsyncTaskError, StoreUnavailableError, TaskRepository
+from asynctask.core import StoreUnavailableError, StoreURLError, TaskRepository
 
 #: What ``--store`` defaults to: a SQLite file in the working directory.
 DEFAULT_STORE = "sqlite:///asynctask.db"
 _FORMS = (
     "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db, mongodb://host:port/db/collection"
 )
-
-
-class StoreURLError(AsyncTaskError, ValueError):
-    """A store URL that cannot be understood; the message says what is wrong."""
 
 
 def open_repository(url: str) -> TaskRepository:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from asynctask.serving import ServeOptions, build, stop
+from asynctask.cli.options import ServeOptions, build, stop
 
 _services: list = []
 

@@ -6,11 +6,7 @@ import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from asynctask.core import AsyncTaskError, TaskRepository
-
-
-class InMemoryStoreWarning(UserWarning):
-    """No store was given: tasks live in memory and are lost when the process ends."""
+from asynctask.core import AsyncTaskError, InMemoryStoreWarning, TaskRepository
 
 
 class WorkerSideRepository(TaskRepository):

@@ -1,4 +1,4 @@
-"""Serving an AsyncTask class through gunicorn: a bounded pool of request threads in every mode."""
+"""What ``serve`` needs: the options, the target class, building, checking and stopping a service."""
 
 from __future__ import annotations
 
@@ -8,20 +8,15 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
 
 import attrs
 from attrs import frozen
 
-from asynctask.core import AsyncTaskError
-from asynctask.service import AsyncTask
-from asynctask.stores import open_repository
+from asynctask.adapters.urls import open_repository
+from asynctask.core.errors import ServeError
+from asynctask.service.base import AsyncTask
 
 _log = logging.getLogger("asynctask.serve")
-
-
-class ServeError(AsyncTaskError):
-    """The service cannot start; the message says why and what to do."""
 
 
 @frozen
@@ -96,20 +91,6 @@ def check_builds(options: ServeOptions) -> None:
     service.repository.close()
 
 
-def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
-    """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
-    from asynctask.gunicorn_app import run_gunicorn
-
-    check_port_free(options.host, options.port)
-    check_builds(options)
-    processes = "1 gunicorn worker" if options.workers == 1 else f"{options.workers} gunicorn workers"
-    announce(
-        f"Serving {options.target.__name__} on {_url(options)} with {processes} of {options.threads} "
-        f"threads (store {options.store}); Ctrl-C to stop"
-    )
-    run_gunicorn(options)
-
-
 def stop(service: AsyncTask) -> None:
     """Stop a service: report what still runs, fail what never started, let the rest finish."""
     running = [(task_id, attempt) for task_id, attempt, started in service.in_flight() if started]
@@ -120,8 +101,3 @@ def stop(service: AsyncTask) -> None:
         _log.warning("stopping: %d task(s) not started are recorded as failed: %s", len(waiting), waiting)
     service.shutdown(wait=True, cancel_pending=True)
     service.repository.close()
-
-
-def _url(options: ServeOptions) -> str:
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    return f"http://{host}:{options.port}/{options.endpoint.strip('/')}"

@@ -8,9 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from asynctask.adapters.urls import DEFAULT_STORE, open_repository
+from asynctask.cli.options import ServeOptions, load_target
+from asynctask.cli.serve import serve
 from asynctask.core import AsyncTaskError
-from asynctask.serving import ServeError, ServeOptions, load_target, serve
-from asynctask.stores import DEFAULT_STORE, open_repository
+from asynctask.core.errors import ServeError
 
 DEMO_STORE = "sqlite:///asynctask-demo.db"
 DEMO_NUMBER = 2500001900000357  # 50000017 x 50000021: a second or two of trial division
@@ -33,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from asynctask.demo import Factorize
+    from asynctask.cli.demo import Factorize
 
     options = _options(args, Factorize)
     url = f"http://{options.host}:{options.port}{options.endpoint}"
@@ -51,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from asynctask.core import Action, Policy, decide, overdue_error
-    from asynctask.service import task_detail, utc_now
+    from asynctask.service.base import task_detail, utc_now
 
     repository = open_repository(args.store)
     task = repository.get(args.task_id)
@@ -71,7 +73,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from asynctask.service import task_detail
+    from asynctask.service.base import task_detail
 
     target = load_target(args.app)
     service = target(logger_dir=args.log_dir, repository=open_repository(args.store), max_worker=1)
@@ -197,7 +199,3 @@ def _lifecycle_options(command: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="a running task without a heartbeat this long lost its process (default 60; 0: off)",
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Per-task log files: ``logger_dir/<safe name>.log``, closed when the task ends."""
+"""Per-task log files (``logger_dir/<safe name>.log``, closed when the task ends) and the queue line."""
 
 from __future__ import annotations
 
@@ -155,3 +155,28 @@ def _formatted(handler: logging.Handler) -> logging.Handler:
 
 _FORMATTER = logging.Formatter(LOG_FORMAT)  # stateless: one for every task handler
 _STDERR = _formatted(_Stderr())
+
+
+class QueueLog:
+    """Writes ``waiting: W, running: R`` lines for one service to its own handler."""
+
+    def __init__(self, name: str, logger_dir: str) -> None:
+        self._path = os.path.join(logger_dir, MONITOR_FILE)
+        # A logger of its own, not registered with logging: services never share handlers.
+        self._logger = logging.Logger(f"asynctask.service.logs.{name}")
+
+    def write(self, waiting: int, running: int) -> str:
+        """Write one line and return it."""
+        if not self._logger.handlers:
+            handler = logging.FileHandler(self._path, encoding="utf-8")
+            handler.setFormatter(_FORMATTER)
+            self._logger.addHandler(handler)
+        line = f"waiting: {waiting}, running: {running}"
+        self._logger.info(line)
+        return line
+
+    def close(self) -> None:
+        """Close the file."""
+        for handler in list(self._logger.handlers):
+            self._logger.removeHandler(handler)
+            handler.close()

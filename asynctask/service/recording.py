@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from attrs import define
 
 from asynctask.core import SubmissionConflictError, Task, TaskRepository, UnencodableValueError
-from asynctask.execution import AttemptSupersededError, RemoteTaskError, format_error
+from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
+from asynctask.service.execution import format_error
 
 _log = logging.getLogger("asynctask")
 #: How many lost compare-and-set races a write tolerates before giving up.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from asynctask.core import Reason, overdue_error
 
 if TYPE_CHECKING:
-    from asynctask.service import AsyncTask
+    from asynctask.service.base import AsyncTask
 
 _log = logging.getLogger("asynctask")
 #: Seconds an attempt runs before its start is written on its own; a shorter one writes it with its outcome.

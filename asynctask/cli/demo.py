@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from asynctask.service import AsyncTask
+from asynctask.service.base import AsyncTask
 
 #: The largest number the demo factorizes (trial division stays under a few seconds).
 LIMIT = 10**16

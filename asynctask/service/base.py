@@ -13,7 +13,6 @@ from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from asynctask.attempts import CALLBACK, AttemptsInFlight, InFlight, own_copy
 from asynctask.core import (
     Action,
     Policy,
@@ -26,13 +25,13 @@ from asynctask.core import (
     overdue_error,
 )
 from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
-from asynctask.execution import forget_prepared
-from asynctask.logs import task_logger
-from asynctask.monitor import QueueLog
-from asynctask.params import check_params, main_signature
-from asynctask.recording import MAX_RACES, Recorder
-from asynctask.supervisor import Supervisor
-from asynctask.wiring import WorkerSideRepository, choose_executor, choose_repository
+from asynctask.service.attempts import CALLBACK, AttemptsInFlight, InFlight, own_copy
+from asynctask.service.execution import forget_prepared
+from asynctask.service.logs import QueueLog, task_logger
+from asynctask.service.params import check_params, main_signature
+from asynctask.service.recording import MAX_RACES, Recorder
+from asynctask.service.supervisor import Supervisor
+from asynctask.service.wiring import WorkerSideRepository, choose_executor, choose_repository
 
 _log = logging.getLogger("asynctask")
 #: How long ``shutdown(wait=True)`` keeps retrying outcomes the store refused.

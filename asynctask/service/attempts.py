@@ -16,7 +16,7 @@ import attrs
 from attrs import define
 
 from asynctask.core import Task
-from asynctask.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
+from asynctask.service.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
 
 _log = logging.getLogger("asynctask")
 #: The attempt (and, from another process, start time) the current ``callback`` call is about.

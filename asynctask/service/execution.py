@@ -18,18 +18,10 @@ from typing import Any
 
 from attrs import frozen
 
-from asynctask.core import AsyncTaskError
-from asynctask.logs import close_task_logger, open_task_logger
+from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
+from asynctask.service.logs import close_task_logger, open_task_logger
 
 _log = logging.getLogger("asynctask")
-
-
-class AttemptSupersededError(AsyncTaskError):
-    """The attempt was replaced by a newer one before it started; it did not run."""
-
-
-class RemoteTaskError(Exception):
-    """An attempt failed in another process; ``str()`` is its traceback text."""
 
 
 @frozen

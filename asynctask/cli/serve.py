@@ -1,0 +1,25 @@
+"""Serving an AsyncTask class through gunicorn: a bounded pool of request threads in every mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from asynctask.cli.gunicorn_app import run_gunicorn
+from asynctask.cli.options import ServeOptions, check_builds, check_port_free
+
+
+def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
+    """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
+    check_port_free(options.host, options.port)
+    check_builds(options)
+    processes = "1 gunicorn worker" if options.workers == 1 else f"{options.workers} gunicorn workers"
+    announce(
+        f"Serving {options.target.__name__} on {_url(options)} with {processes} of {options.threads} "
+        f"threads (store {options.store}); Ctrl-C to stop"
+    )
+    run_gunicorn(options)
+
+
+def _url(options: ServeOptions) -> str:
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"http://{host}:{options.port}/{options.endpoint.strip('/')}"
