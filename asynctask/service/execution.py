@@ -26,12 +26,18 @@ _log = logging.getLogger("asynctask")
 
 @frozen
 class TaskCall:
-    """One attempt of one task: the service (without its store), the id, the attempt, the params."""
+    """One attempt of one task: the service (without its runtime), the id, the attempt, the params.
+
+    ``logger_dir`` is where the task's log goes; ``token`` names the service,
+    so each process prepares it (``setup()``) once.
+    """
 
     service: Any
     task_id: str
     attempt: int
     params: dict
+    logger_dir: str
+    token: str
 
 
 @frozen
@@ -75,26 +81,26 @@ _prepared: dict[str, Any] = {}
 _prepared_lock = threading.Lock()
 
 
-def prepared(service: Any) -> Any:
-    """The service instance of this process for ``service``, ``setup()`` done once per process."""
+def prepared(call: TaskCall) -> Any:
+    """This process's instance of the service of ``call``, with ``setup()`` done once per process."""
     with _prepared_lock:
-        instance = _prepared.get(service.service_token)
+        instance = _prepared.get(call.token)
         if instance is None:
-            service.setup()
-            instance = _prepared[service.service_token] = service
+            call.service.setup()
+            instance = _prepared[call.token] = call.service
         return instance
 
 
-def forget_prepared(service: Any) -> None:
-    """Drop this process's instance of ``service`` (at shutdown)."""
+def forget_prepared(token: str) -> None:
+    """Drop this process's instance of the service named ``token`` (at shutdown)."""
     with _prepared_lock:
-        _prepared.pop(service.service_token, None)
+        _prepared.pop(token, None)
 
 
 def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
     """Run ``main`` for one attempt with its task logger open, and close it after."""
     start_time = datetime.now(timezone.utc) if hook.remote else None  # here, the hook keeps it
-    logger = open_task_logger(call.task_id, call.service.logger_dir)
+    logger = open_task_logger(call.task_id, call.logger_dir)
     try:
         if not hook():
             raise AttemptSupersededError(
@@ -102,7 +108,7 @@ def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
             )
         # The task's file holds what main logs (and its failure): a silent task writes no file.
         _log.debug("task %s attempt %d started", call.task_id, call.attempt)
-        result = prepared(call.service).main(logger=logger, **call.params)
+        result = prepared(call).main(logger=logger, **call.params)
         _log.debug("task %s attempt %d succeeded", call.task_id, call.attempt)
     except AttemptSupersededError:
         raise

@@ -5,27 +5,45 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
 
-from asynctask.core import Reason, overdue_error
-
-if TYPE_CHECKING:
-    from asynctask.service.base import AsyncTask
+from asynctask.core import Policy, Reason, TaskRepository, overdue_error
+from asynctask.service.attempts import Attempts
+from asynctask.service.recording import Recorder
 
 _log = logging.getLogger("asynctask")
-#: Seconds an attempt runs before its start is written on its own; a shorter one writes it with its outcome.
-START_DELAY = 0.05
 
 
 class Supervisor:
-    """Every ``interval`` seconds, keeps the service's in-flight tasks honest in the store."""
+    """Every ``interval`` seconds, keeps the attempts in flight here honest in the store.
 
-    def __init__(self, service: AsyncTask, interval: float, monitor_interval: float) -> None:
-        self.service = service
+    It works through narrow collaborators: the ``attempts`` in flight, the
+    ``recorder`` of outcomes, the ``repository`` for heartbeats and orphans,
+    and two callables: ``resume(task_id)`` (``None`` unless the service
+    resumes orphans) and ``queue_line()``.
+    """
+
+    def __init__(
+        self,
+        attempts: Attempts,
+        recorder: Recorder,
+        repository: TaskRepository,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        *,
+        interval: float,
+        monitor_interval: float,
+        name: str,
+        resume: Callable[[str], bool] | None,
+        queue_line: Callable[[], str],
+    ) -> None:
+        self.attempts, self.recorder, self.repository = attempts, recorder, repository
+        self.policy, self.clock = policy, clock
         self.interval = interval
         self.monitor_interval = monitor_interval
+        self._name, self._resume, self._queue_line = name, resume, queue_line
         self._last_line = time.monotonic()
-        self.start_delay = START_DELAY
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -38,12 +56,12 @@ class Supervisor:
         with self._start_lock:
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(
-                    target=self._loop, name=f"asynctask-supervisor-{type(self.service).__name__}", daemon=True
+                    target=self._loop, name=f"asynctask-supervisor-{self._name}", daemon=True
                 )
                 self._thread.start()
 
     def starts_pending(self) -> None:
-        """An attempt has started: write its start in ``start_delay`` if it is still running then."""
+        """An attempt has started: write its start in the attempts' ``start_delay`` if it still runs then."""
         if not self._starts:  # under load it is set already: no lock, no wake-up
             with self._wake:
                 self._starts = True
@@ -56,16 +74,16 @@ class Supervisor:
         ``interval``) and after ``interval`` seconds, so heartbeats and
         timeouts never wait long for it.
         """
-        min_age = self.start_delay if min_age is None else min_age
+        min_age = self.attempts.start_delay if min_age is None else min_age
         now, left = time.monotonic(), False
-        for item in self.service.in_flight_items():
+        for item in self.attempts.items():
             if item.start_time is None or item.start_written:
                 continue
-            if now - item.started_at < min_age or time.monotonic() - now > self.interval:
+            if now - item.started_monotonic < min_age or time.monotonic() - now > self.interval:
                 left = True
             elif not item.future.done():
                 try:
-                    self.service._write_start(item)
+                    self.attempts.write_start(item)
                 except Exception as exc:  # the store is failing: back off, then try again
                     _log.warning(
                         "could not record the start of task %s attempt %d: %s",
@@ -93,7 +111,7 @@ class Supervisor:
         for step in (
             self.heartbeat,
             self.time_out,
-            self.service.recorder.retry_due,
+            self.recorder.retry_due,
             self.resume,
             self.queue_line,
         ):
@@ -106,23 +124,23 @@ class Supervisor:
         """Every ``monitor_interval``: how many tasks wait and run, in ``threads_num.log``."""
         if time.monotonic() - self._last_line >= self.monitor_interval:
             self._last_line = time.monotonic()
-            self.service.write_queue_line()
+            self._queue_line()
 
     def heartbeat(self) -> None:
         """One batched write: every attempt in flight here is alive."""
-        attempts = [(item.task_id, item.attempt) for item in self.service.in_flight_items()]
-        attempts += self.service.recorder.unwritten_attempts()  # finished here, outcome not stored yet
-        if attempts and self.service.policy.lease is not None:
-            self.service.repository.touch(attempts, self.service.clock())
+        attempts = [(item.task_id, item.attempt) for item in self.attempts.items()]
+        attempts += self.recorder.unwritten_attempts()  # finished here, outcome not stored yet
+        if attempts and self.policy.lease is not None:
+            self.repository.touch(attempts, self.clock())
 
     def time_out(self) -> None:
         """Fail the attempts past ``task_timeout`` and cancel them where the executor can."""
-        policy, now = self.service.policy, self.service.clock()
+        policy, now = self.policy, self.clock()
         error = overdue_error(Reason.TIMED_OUT, policy)
-        for item in self.service.in_flight_items():
+        for item in self.attempts.items():
             if now - item.submit_time >= policy.task_timeout and not item.timed_out:
                 item.timed_out = True
-                self.service.recorder.record(
+                self.recorder.record(
                     item.task_id,
                     item.attempt,
                     lambda t, at, began=item.start_time: t.failed(
@@ -135,10 +153,9 @@ class Supervisor:
 
     def resume(self) -> None:
         """With ``resume=True``: rerun running tasks whose owner stopped heartbeating."""
-        policy = self.service.policy
-        if self.service.resume and not self.service.stopping and policy.lease is not None:
-            for task in self.service.repository.stale_running(self.service.clock() - policy.lease):
-                self.service.resume_task(task.task_id)
+        if self._resume is not None and self.policy.lease is not None:
+            for task in self.repository.stale_running(self.clock() - self.policy.lease):
+                self._resume(task.task_id)
 
     def _loop(self) -> None:
         next_tick = time.monotonic() + self.interval
@@ -151,7 +168,7 @@ class Supervisor:
                 self._guarded(self.tick)
                 next_tick = time.monotonic() + self.interval
             # A short attempt ends within start_delay, and its outcome carries its start.
-            if starts and not self._stop.wait(self.start_delay + self._start_backoff):
+            if starts and not self._stop.wait(self.attempts.start_delay + self._start_backoff):
                 self._guarded(self.write_starts)
 
     @staticmethod

@@ -12,11 +12,13 @@ from asynctask.core import AsyncTaskError, InMemoryStoreWarning, TaskRepository
 class WorkerSideRepository(TaskRepository):
     """The store as seen from a worker process: not there; results travel back instead."""
 
+    MESSAGE = (
+        "the task store is not available where the task runs (another process or machine): "
+        "return values from main instead of writing to the store"
+    )
+
     def _absent(self, *args: Any) -> Any:
-        raise AsyncTaskError(
-            "the task store is not available where the task runs (another process or machine): "
-            "return values from main instead of writing to the store"
-        )
+        raise AsyncTaskError(self.MESSAGE)
 
     get = insert = replace = touch = stale_running = _absent
 

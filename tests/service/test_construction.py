@@ -8,6 +8,7 @@ import pytest
 
 from asynctask import AsyncTask, InMemoryStoreWarning, InMemoryTaskRepository
 from asynctask.adapters.mongo import MongoTaskRepository
+from asynctask.service.runtime import runtime_of
 
 
 class Api(AsyncTask):
@@ -55,13 +56,12 @@ def test_time_limits_take_seconds_or_timedeltas(tmp_path):
         task_timeout=90,
         rerun_time_limit=timedelta(hours=1),
     )
-    assert (api.policy.task_timeout, api.policy.rerun_time_limit) == (
+    assert (runtime_of(api).policy.task_timeout, runtime_of(api).policy.rerun_time_limit) == (
         timedelta(seconds=90),
         timedelta(hours=1),
     )
-    assert Api(
-        logger_dir=str(tmp_path), repository=InMemoryTaskRepository()
-    ).policy.task_timeout == timedelta(hours=4)
+    default = Api(logger_dir=str(tmp_path), repository=InMemoryTaskRepository())
+    assert runtime_of(default).policy.task_timeout == timedelta(hours=4)
 
 
 def test_main_without_a_logger_parameter_is_refused_at_construction(tmp_path):
@@ -102,3 +102,40 @@ def test_shutdown_leaves_an_injected_executor_running(tmp_path):
     with ThreadPoolExecutor(1) as pool:
         Api(logger_dir=str(tmp_path), repository=InMemoryTaskRepository(), executor=pool).shutdown()
         assert pool.submit(lambda: 42).result() == 42
+
+
+class Crowded(AsyncTask):
+    """A subclass that uses plain names for its own state and methods, as users do."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy, self.clock, self.recorder, self.resume, self.stopping = "mine", None, [], "r", True
+        self.executor, self.supervisor, self.attempts, self.service_token = None, None, None, None
+
+    def dispatch(self):
+        raise AssertionError("the service called a method of the user's")
+
+    def main(self, text, logger=None):
+        return text.upper()
+
+
+def test_a_subclass_may_use_plain_names_of_its_own_without_breaking_the_service(tmp_path):
+    with Crowded(logger_dir=str(tmp_path), repository=InMemoryTaskRepository()) as api:
+        task_id = api.run(text="mine")
+        assert api.wait(5)
+        assert (api.retrieve(task_id)["status"], api.retrieve(task_id)["result"]) == ("success", "MINE")
+
+
+def test_the_framework_names_on_a_subclass_are_the_documented_few():
+    names = {name for name in dir(AsyncTask) if not name.startswith("__")}
+    assert names == {
+        "main", "setup", "get_task_id", "retrieve", "callback",  # the hooks
+        "run", "submit", "get_logger", "update_task", "app", "wait", "in_flight", "shutdown",  # helpers
+        "repository", "logger_dir",  # read-only
+    }  # fmt: skip
+
+
+def test_overwriting_the_store_of_a_running_service_is_refused_loudly(tmp_path):
+    with Api(logger_dir=str(tmp_path), repository=InMemoryTaskRepository()) as api:
+        with pytest.raises(AttributeError):
+            api.repository = InMemoryTaskRepository()

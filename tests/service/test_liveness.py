@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from asynctask import InMemoryTaskRepository, Task
+from asynctask.service.runtime import runtime_of
 from tests.service.test_outcomes import Gated
 from tests.support import T0, ManualExecutor, race
 
@@ -13,7 +14,7 @@ def test_a_task_past_task_timeout_is_failed_with_a_timeout_error_and_cancelled(m
     service = make_service(task_timeout=60)
     service.run(name="slow")
     clock.advance(seconds=60)
-    service._supervisor.tick()
+    runtime_of(service).supervisor.tick()
     detail = service.retrieve("task-slow")
     assert detail["status"] == "failed"
     assert detail["error"] == "TimeoutError: the task ran longer than task_timeout (0:01:00)"
@@ -26,7 +27,7 @@ def test_the_late_result_of_a_timed_out_attempt_is_dropped(make_service, executo
     service.run(name="g")
     worker = service.start_first_run(executor)
     clock.advance(seconds=61)
-    service._supervisor.tick()
+    runtime_of(service).supervisor.tick()
     service.release.set()
     worker.join()
     detail = service.retrieve("task-g")
@@ -42,7 +43,7 @@ def test_heartbeats_keep_a_long_task_alive_past_the_lease(make_service, executor
     service.run(name="long")
     for _ in range(5):
         clock.advance(seconds=30)
-        service._supervisor.tick()
+        runtime_of(service).supervisor.tick()
     assert repository.get("task-long").heartbeat_time == clock.now
     assert service.retrieve("task-long")["status"] == "running"
     service.run(name="long")
@@ -75,7 +76,7 @@ def test_with_resume_exactly_one_of_two_live_services_reruns_an_orphaned_task(
     executors = [ManualExecutor(), ManualExecutor()]
     services = [make_service(repository=contended_repository, executor=e, resume=True) for e in executors]
     clock.advance(seconds=61)
-    race(2, lambda index: services[index]._supervisor.tick())
+    race(2, lambda index: runtime_of(services[index]).supervisor.tick())
     assert sum(e.run_all() for e in executors) == 1
     assert sum(len(s.calls) for s in services) == 1
     detail = services[0].retrieve("task-orphan")
@@ -102,16 +103,16 @@ def test_a_result_the_store_refused_is_written_when_the_store_comes_back(make_se
     service.run(name="outage")
     store.failures = 4  # the result (it carries the start), then three retries fail
     executor.run_next()
-    assert service.recorder.unwritten == 1
+    assert runtime_of(service).recorder.unwritten == 1
     for _ in range(3):
         clock.advance(seconds=30)
-        service._supervisor.tick()
+        runtime_of(service).supervisor.tick()
         assert service.retrieve("task-outage")["status"] == "running"
     clock.advance(seconds=30)
-    service._supervisor.tick()
+    runtime_of(service).supervisor.tick()
     detail = service.retrieve("task-outage")
     assert (detail["status"], detail["result"]) == ("success", {"name": "outage", "value": None})
-    assert service.recorder.unwritten == 0
+    assert runtime_of(service).recorder.unwritten == 0
     assert len(service.calls) == 1
 
 
@@ -122,7 +123,7 @@ def test_wait_also_waits_for_outcomes_the_store_refused(make_service, executor):
     store.failures = 1  # the result (it carries the start)
     executor.run_next()
     assert service.wait(timeout=0.1) is False
-    service.recorder.flush(timeout=1)
+    runtime_of(service).recorder.flush(timeout=1)
     assert service.wait(timeout=0.1) is True
     assert service.retrieve("task-held")["status"] == "success"
 
@@ -138,7 +139,7 @@ def test_shutdown_writes_the_outcomes_the_store_refused_once_it_is_back(make_ser
 
 
 def test_shutdown_logs_loudly_what_the_store_still_refuses(make_service, executor, caplog, monkeypatch):
-    monkeypatch.setattr("asynctask.service.base.SHUTDOWN_FLUSH_SECONDS", 0.1)
+    monkeypatch.setattr("asynctask.service.runtime.SHUTDOWN_FLUSH_SECONDS", 0.1)
     store = FlakyRepository()
     service = make_service(repository=store)
     service.run(name="lost")
@@ -156,7 +157,7 @@ def test_a_stopping_service_fails_orphans_instead_of_resuming_them(make_service,
     service = make_service(lease=60, resume=True)
     service.shutdown()
     clock.advance(seconds=61)
-    service._supervisor.resume()
+    runtime_of(service).supervisor.resume()
     assert service.retrieve("task-lost")["status"] == "failed"
     assert not executor.pending
 
@@ -170,8 +171,8 @@ def test_a_store_down_for_too_long_is_logged_loudly(make_service, executor, cloc
     with caplog.at_level(logging.ERROR, logger="asynctask"):
         for _ in range(30):
             clock.advance(seconds=30)
-            service._supervisor.tick()
-    assert service.recorder.unwritten == 0
+            runtime_of(service).supervisor.tick()
+    assert runtime_of(service).recorder.unwritten == 0
     assert "GAVE UP recording the result of task task-gone attempt 1" in caplog.text
 
 
@@ -202,7 +203,7 @@ def test_a_task_that_waited_long_in_the_queue_is_not_taken_for_an_orphan_when_it
     service.run(name="queued")
     for _ in range(10):  # ten minutes in the queue, heartbeated all along
         clock.advance(seconds=60)
-        service._supervisor.tick()
+        runtime_of(service).supervisor.tick()
     executor.run_next()  # starts (and ends) now: its writes must not bring back an old heartbeat
     clock.advance(seconds=30)
     detail = service.retrieve("task-queued")
@@ -214,7 +215,7 @@ def test_starting_is_a_sign_of_life(make_service, repository, executor, clock):
     service.run(name="g")
     for _ in range(3):
         clock.advance(seconds=50)
-        service._supervisor.tick()
+        runtime_of(service).supervisor.tick()
     worker = service.start_first_run(executor)
     assert repository.get("task-g").heartbeat_time == clock.now
     clock.advance(seconds=30)

@@ -8,6 +8,7 @@ import pytest
 
 from asynctask import InMemoryTaskRepository
 from asynctask.service.logs import MONITOR_FILE, close_task_logger, log_file_name, open_task_logger
+from asynctask.service.runtime import runtime_of
 from tests.service.apps import Counter
 
 
@@ -169,10 +170,10 @@ def test_each_service_writes_queue_lines_to_its_own_file(make_service, executor,
     first.run(name="w1")
     first.run(name="w2")
     second.run(name="w3")
-    assert first.write_queue_line() == "waiting: 2, running: 0"
-    second.write_queue_line()
+    assert runtime_of(first).write_queue_line() == "waiting: 2, running: 0"
+    runtime_of(second).write_queue_line()
     executor.run_all()
-    assert first.write_queue_line() == "waiting: 0, running: 0"
+    assert runtime_of(first).write_queue_line() == "waiting: 0, running: 0"
     first_lines = (tmp_path / "logs" / MONITOR_FILE).read_text().splitlines()
     second_lines = (tmp_path / "other" / MONITOR_FILE).read_text().splitlines()
     assert [line.split(" - ")[-1] for line in first_lines] == [
@@ -185,7 +186,7 @@ def test_each_service_writes_queue_lines_to_its_own_file(make_service, executor,
 
 def test_shutdown_stops_the_supervisor_thread(service):
     service.run(name="m")
-    thread = service._supervisor._thread
+    thread = runtime_of(service).supervisor._thread
     assert thread.is_alive()
     service.shutdown()
     assert not thread.is_alive()

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from asynctask import InMemoryTaskRepository
+from asynctask.service.runtime import runtime_of
 from tests.service.apps import Counter
 from tests.support import ManualExecutor
 
@@ -51,7 +52,7 @@ def test_a_short_attempt_writes_its_start_with_its_outcome(make_service, executo
 def test_a_long_attempt_shows_its_start_while_it_runs(make_service, executor, clock):
     store = CountingRepository()
     service = make_service(cls=Held, repository=store)
-    service._supervisor.start_delay = 3600  # this test writes the starts itself
+    runtime_of(service).attempts.start_delay = 3600  # this test writes the starts itself
     service.run(name="slow")
     clock.advance(seconds=2)
     started_at = clock.now
@@ -60,7 +61,7 @@ def test_a_long_attempt_shows_its_start_while_it_runs(make_service, executor, cl
     assert service.entered.wait(5)
     assert service.retrieve("task-slow")["start_time"] is None  # not written yet
     clock.advance(seconds=5)
-    service._supervisor.write_starts(min_age=0)
+    runtime_of(service).supervisor.write_starts(min_age=0)
     running = service.retrieve("task-slow")
     assert (running["status"], running["start_time"]) == ("running", started_at)
     assert service.repository.get("task-slow").heartbeat_time == clock.now  # written now: alive now
@@ -124,7 +125,7 @@ def test_an_attempt_another_process_took_over_while_it_was_queued_does_not_start
     clock.advance(seconds=61)
     there.run(name="q")  # timed out in the queue: rerun there, attempt 2
     executor.run_all()
-    there._executor.run_all()
+    runtime_of(there).attempts.executor.run_all()
     assert (len(here.calls), len(there.calls)) == (0, 1)
     detail = here.retrieve("task-q")
     assert (detail["status"], detail["attempt"]) == ("success", 2)
@@ -138,7 +139,7 @@ def test_an_attempt_ended_by_update_task_while_queued_does_not_start(make_servic
     here.update_task("task-q", {"status": "failed", "error": "cancelled by its owner"})
     there.run(name="q")  # failed, so rerun there: attempt 2
     executor.run_all()
-    there._executor.run_all()
+    runtime_of(there).attempts.executor.run_all()
     assert (len(here.calls), len(there.calls)) == (0, 1)
     detail = here.retrieve("task-q")
     assert (detail["status"], detail["attempt"]) == ("success", 2)
@@ -173,14 +174,14 @@ def test_a_result_the_store_refuses_fails_the_task_with_its_start(make_service, 
 
 def test_a_started_attempt_that_times_out_keeps_its_start(make_service, executor, clock):
     service = make_service(cls=Held, task_timeout=60)
-    service._supervisor.start_delay = 3600
+    runtime_of(service).attempts.start_delay = 3600
     service.run(name="late")
     began = clock.now
     worker = threading.Thread(target=executor.run_next)
     worker.start()
     assert service.entered.wait(5)
     clock.advance(seconds=61)
-    service._supervisor.time_out()
+    runtime_of(service).supervisor.time_out()
     detail = service.retrieve("task-late")
     assert detail["status"] == "failed" and detail["start_time"] == began
     assert "TimeoutError" in detail["error"]
@@ -206,24 +207,28 @@ def test_a_start_the_store_refused_is_tried_again_after_a_back_off(make_service,
     first, second = ManualExecutor(), ManualExecutor()
     store = FailingOnce()
     service = make_service(cls=Held, repository=store, executor=first)
-    service._supervisor.start_delay = 3600
+    runtime_of(service).attempts.start_delay = 3600
     service.run(name="a")
-    service._executor = second  # the second attempt queues apart, to run in a thread of its own
+    runtime_of(
+        service
+    ).attempts.executor = second  # the second attempt queues apart, to run in a thread of its own
     service.run(name="b")
     workers = [threading.Thread(target=pool.run_next) for pool in (first, second)]
     for worker in workers:
         worker.start()
     deadline = time.monotonic() + 5
-    while sum(item.start_time is not None for item in service.in_flight_items()) < 2:
+    while sum(item.start_time is not None for item in runtime_of(service).attempts.items()) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.001)
     store.fail_next = True
-    service._supervisor.write_starts(min_age=0)  # the first write fails: the round stops and backs off
+    runtime_of(service).supervisor.write_starts(
+        min_age=0
+    )  # the first write fails: the round stops and backs off
     assert sum(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab") == 0
-    assert service._supervisor._start_backoff == 0.5
-    service._supervisor.write_starts(min_age=0)
+    assert runtime_of(service).supervisor._start_backoff == 0.5
+    runtime_of(service).supervisor.write_starts(min_age=0)
     assert all(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab")
-    assert service._supervisor._start_backoff == 0.0
+    assert runtime_of(service).supervisor._start_backoff == 0.0
     service.release.set()
     for worker in workers:
         worker.join(5)
@@ -231,7 +236,7 @@ def test_a_start_the_store_refused_is_tried_again_after_a_back_off(make_service,
 
 def queued_for_a_second(service) -> None:
     """As if the attempts in flight had waited a second in the executor's queue (that clock is real)."""
-    for item in service.in_flight_items():
+    for item in runtime_of(service).attempts.items():
         item.dispatched_at -= 1.0
 
 

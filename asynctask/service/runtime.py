@@ -1,0 +1,242 @@
+"""The runtime of one service: what ``AsyncTask`` composes, built in one place.
+
+An ``AsyncTask`` holds one ``Runtime`` under ``_asynctask``: the store, the
+executor, the attempts in flight, the recorder of outcomes, the supervisor
+and the queue line. The user's subclass keeps only its hooks and the public
+helpers; ``runtime_of(service)`` is the seam for tests and tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
+from datetime import datetime, timezone
+from typing import Any
+
+from asynctask.core import (
+    Action,
+    AsyncTaskError,
+    Policy,
+    Reason,
+    SubmissionConflictError,
+    Task,
+    TaskNotFoundError,
+    TaskRepository,
+    decide,
+    overdue_error,
+)
+from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
+from asynctask.service.execution import TaskCall, forget_prepared
+from asynctask.service.logs import QueueLog
+from asynctask.service.params import check_params
+from asynctask.service.recording import MAX_RACES, Recorder
+from asynctask.service.submission import Submission
+from asynctask.service.supervisor import Supervisor
+from asynctask.service.wiring import WorkerSideRepository
+
+_log = logging.getLogger("asynctask")
+#: How long ``shutdown(wait=True)`` keeps retrying outcomes the store refused.
+SHUTDOWN_FLUSH_SECONDS = 5.0
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Runtime:
+    """Everything one service runs on, composed here; ``service`` is asked only for its hooks."""
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        policy: Policy,
+        repository: TaskRepository,
+        executor: Executor,
+        owns_executor: bool,
+        clock: Callable[[], datetime],
+        logger_dir: str,
+        resume: bool,
+        monitor_interval: float,
+        signature: Any,
+        default_task_ids: bool,
+    ) -> None:
+        name = type(service).__name__
+        self.service, self.signature = service, signature
+        self._fresh_ids = default_task_ids  # uuid4 ids: a new one cannot be stored yet
+        self.policy, self.repository, self.clock, self.logger_dir = policy, repository, clock, logger_dir
+        self.token = uuid.uuid4().hex
+        self.stopping = False
+        self._owns_executor = owns_executor
+        self.recorder = Recorder(repository, clock)
+        self.queue_log = QueueLog(name, logger_dir)
+        self.attempts = Attempts(
+            executor,
+            self.recorder,
+            clock,
+            call_for=self._call_for,
+            callback=lambda future, task_id: service.callback(future, task_id),  # a user's override
+            on_dispatch=lambda: self.supervisor.start(),
+            on_start=lambda: self.supervisor.starts_pending(),
+        )
+        self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
+        self.supervisor = Supervisor(
+            self.attempts,
+            self.recorder,
+            repository,
+            policy,
+            clock,
+            interval=supervise_every(policy, monitor_interval),
+            monitor_interval=monitor_interval,
+            name=name,
+            resume=self.resume_orphan if resume else None,
+            queue_line=self.write_queue_line,
+        )
+        self.resume = resume
+        if resume:
+            self.supervisor.start()
+
+    def request(self, params: Mapping[str, Any], task_id: str, *, validated: bool) -> Task:
+        """What ``run`` and ``submit`` do: check, name and submit a task."""
+        if task_id and not params:
+            return self.submission.submit(_checked_id(task_id), None)
+        if not validated:
+            check_params(self.signature, params)
+        # A fresh uuid cannot be stored yet: try the insert without reading first.
+        fresh = not task_id and self._fresh_ids
+        task_id = _checked_id(task_id or self.service.get_task_id(**params))
+        return self.submission.submit(task_id, own_copy(params), fresh=fresh)  # the caller keeps theirs
+
+    def retrieve(self, task_id: str) -> dict | None:
+        """The task's detail, or ``None``; a running task past its time reads as failed (or is resumed)."""
+        task = self.repository.get(task_id)
+        if task is None:
+            return None
+        if not task.status.finished:
+            decision = decide(task, self.clock(), self.policy)
+            if decision.action is Action.RESUBMIT:
+                task = self._end_overdue(task, decision.reason)
+        return task_detail(task)
+
+    def record_callback(self, future: Future, task_id: str) -> None:
+        """The default ``callback``: record the result or error of the attempt that ended."""
+        current = CURRENT_ATTEMPT.get()
+        if current is None:
+            self.recorder.record_future(future, task_id, None, None, None)
+        else:
+            self.recorder.record_future(future, task_id, current.attempt, current.start_time, current.known)
+
+    def update_task(self, task_id: str, data: Mapping[str, Any]) -> None:
+        """Set fields of a stored task; inside ``callback``, only of the attempt that ended."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"update_task data must be a mapping, got {type(data).__name__}")
+        current = CURRENT_ATTEMPT.get()
+        for _ in range(MAX_RACES):
+            stored = self.repository.get(task_id)
+            if stored is None:
+                raise TaskNotFoundError(task_id)
+            if current is not None and stored.attempt != current.attempt:
+                _log.warning(
+                    "dropped update_task of task %s attempt %s: superseded", task_id, current.attempt
+                )
+                return
+            # A start not written yet goes with it: the ending attempt's, or one running here.
+            if current is not None:
+                started_at = current.start_time
+            else:
+                started_at = self.attempts.unwritten_start(task_id, stored.attempt)
+            if self.repository.replace(stored.updated(data, self.clock(), started_at), stored.version):
+                return
+        raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until every attempt submitted here is recorded; ``False`` on timeout."""
+        return self.attempts.wait(timeout)
+
+    def in_flight(self) -> list[tuple[str, int, bool]]:
+        """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
+        return [(item.task_id, item.attempt, item.future.running()) for item in self.attempts.items()]
+
+    def write_queue_line(self) -> str:
+        """Write ``waiting: W, running: R`` to ``threads_num.log`` now, and return it."""
+        flags = [started for _, _, started in self.in_flight()]
+        return self.queue_log.write(flags.count(False), flags.count(True))
+
+    def resume_orphan(self, task_id: str) -> bool:
+        """Rerun a task whose owner is gone, unless this service is stopping."""
+        return not self.stopping and self.submission.resume(task_id)
+
+    def shutdown(self, wait: bool, cancel_pending: bool) -> None:
+        """Stop heartbeats, the queue line, and the executor this service created."""
+        self.stopping = True  # no more resuming other processes' tasks
+        if self._owns_executor:
+            self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
+        self.supervisor.stop()
+        self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
+        self.queue_log.close()
+        forget_prepared(self.token)
+
+    def _call_for(self, task: Task, params: dict) -> TaskCall:
+        return TaskCall(self.service, task.task_id, task.attempt, params, self.logger_dir, self.token)
+
+    def _end_overdue(self, task: Task, reason: Reason) -> Task:
+        """A running task past its time: rerun it if orphaned and resuming, else fail it."""
+        if reason is Reason.ORPHANED and self.resume and not self.stopping:
+            self.submission.resume(task.task_id)
+        else:
+            error = overdue_error(reason, self.policy)
+            self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
+        return self.repository.get(task.task_id)
+
+
+class WorkerSide:
+    """The runtime as seen where a task runs in another process: no store, no executor, no threads."""
+
+    repository = WorkerSideRepository()
+
+    def __init__(self, token: str, logger_dir: str) -> None:
+        self.token, self.logger_dir = token, logger_dir
+
+    def _absent(self, *args: Any, **kwargs: Any) -> Any:
+        raise AsyncTaskError(WorkerSideRepository.MESSAGE)
+
+    request = retrieve = record_callback = update_task = wait = in_flight = shutdown = _absent
+
+
+def runtime_of(service: Any) -> Runtime:
+    """The runtime of a service: for tests and operating tools, not for task code."""
+    return service._asynctask
+
+
+def supervise_every(policy: Policy, monitor_interval: float) -> float:
+    """Seconds between supervisor rounds: often enough for the lease and the timeout to mean something."""
+    periods = [policy.task_timeout.total_seconds() / 4, monitor_interval, 15.0]
+    if policy.lease is not None:
+        periods.append(policy.lease.total_seconds() / 4)
+    return max(min(periods), 0.01)
+
+
+def task_detail(task: Task) -> dict:
+    """The public view of a task: what ``retrieve`` answers."""
+    detail = dict(task.extra)
+    detail.update(
+        task_id=task.task_id,
+        status=task.status.value,
+        result=task.result,
+        error=task.error,
+        create_time=task.create_time,
+        update_time=task.update_time,
+        start_time=task.start_time,
+        end_time=task.end_time,
+        attempt=task.attempt,
+    )
+    return detail
+
+
+def _checked_id(task_id: object) -> str:
+    if not isinstance(task_id, str) or not task_id:
+        raise TypeError(f"a task_id must be a non-empty string, got {task_id!r}")
+    return task_id

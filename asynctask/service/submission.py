@@ -1,0 +1,65 @@
+"""Dedupe: a submission creates, resubmits or keeps the stored task, as the lifecycle decides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from asynctask.core import (
+    Action,
+    Policy,
+    SubmissionConflictError,
+    Task,
+    TaskNotFoundError,
+    TaskRepository,
+    decide,
+)
+from asynctask.service.recording import MAX_RACES
+
+_log = logging.getLogger("asynctask")
+
+
+class Submission:
+    """Writes submissions with the store's compare-and-set, and hands each new attempt to ``dispatch``."""
+
+    def __init__(
+        self,
+        repository: TaskRepository,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        dispatch: Callable[[Task], None],
+    ) -> None:
+        self.repository, self.policy, self.clock = repository, policy, clock
+        self._dispatch = dispatch
+
+    def submit(self, task_id: str, params: dict | None, *, fresh: bool = False) -> Task:
+        """Create, resubmit or keep ``task_id`` (``params=None``: rerun with the stored params).
+
+        A submission that loses a race re-reads and decides again. ``fresh``:
+        the id was just made up, so the first try inserts without reading.
+        """
+        for race in range(MAX_RACES):
+            stored = None if fresh and race == 0 else self.repository.get(task_id)
+            now = self.clock()
+            decision = decide(stored, now, self.policy)
+            if decision.action is Action.KEEP:
+                return stored
+            if decision.action is Action.CREATE:
+                if params is None:
+                    raise TaskNotFoundError(task_id)
+                task = Task.submitted(task_id, params, now)
+                won = self.repository.insert(task)
+            else:
+                task = stored.resubmitted(now, params)
+                won = self.repository.replace(task, stored.version)
+            if won:
+                _log.info("task %s attempt %d submitted (%s)", task_id, task.attempt, decision.reason.value)
+                self._dispatch(task)
+                return task
+        raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
+
+    def resume(self, task_id: str) -> bool:
+        """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
+        stored = self.repository.get(task_id)
+        return stored is not None and self.submit(task_id, None).attempt != stored.attempt
