@@ -14,7 +14,7 @@ from datetime import datetime
 
 from asynctask.adapters._errors import store_errors
 from asynctask.adapters._json import dumps
-from asynctask.core import Task, TaskRepository, TaskStatus
+from asynctask.core import Task, TaskRepository
 
 _COLUMNS = (
     "task_id status params create_time update_time submit_time attempt version "
@@ -242,10 +242,21 @@ def _to_row(task: Task) -> tuple:
 
 def _from_row(row: tuple) -> Task:
     """A row as a task; every read parses its own copy of the values."""
-    values = dict(zip(_COLUMNS, row, strict=True))
-    for name in ("params", "result", "extra"):
-        values[name] = json.loads(values[name])
-    for name in ("create_time", "update_time", "submit_time", "start_time", "end_time", "heartbeat_time"):
-        values[name] = _parse_time(values[name])
-    values["status"] = TaskStatus(values["status"])
-    return Task.restore(values)  # our own rows: canonical already
+    (task_id, status, params, create_time, update_time, submit_time, attempt, version,
+     result, error, start_time, end_time, heartbeat_time, extra) = row  # fmt: skip
+    return Task(
+        task_id=task_id,
+        status=status,
+        params=json.loads(params),
+        create_time=_parse_time(create_time),
+        update_time=_parse_time(update_time),
+        submit_time=_parse_time(submit_time),
+        attempt=attempt,
+        version=version,
+        result=json.loads(result),
+        error=error,
+        start_time=_parse_time(start_time),
+        end_time=_parse_time(end_time),
+        heartbeat_time=_parse_time(heartbeat_time),
+        extra=json.loads(extra),
+    )

@@ -17,6 +17,7 @@ from asynctask.core.errors import (
     SubmissionConflictError,
     TaskNotFoundError,
     UnencodableValueError,
+    UpdateConflictError,
 )
 from asynctask.core.lifecycle import Action, Decision, Reason, decide, overdue_error
 from asynctask.core.policy import Policy, to_timedelta
@@ -45,6 +46,7 @@ __all__ = [
     "TaskRepository",
     "TaskStatus",
     "UnencodableValueError",
+    "UpdateConflictError",
     "decide",
     "overdue_error",
     "to_timedelta",

@@ -35,6 +35,10 @@ class SubmissionConflictError(AsyncTaskError):
     """A write kept losing compare-and-set races; the store is under heavy contention."""
 
 
+class UpdateConflictError(SubmissionConflictError):
+    """An update of a stored task kept losing compare-and-set races."""
+
+
 class StoreUnavailableError(AsyncTaskError):
     """The store cannot be reached or refused to answer."""
 

@@ -6,27 +6,29 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from attrs import field, fields, frozen
+from attrs import evolve, field, frozen
 
 from asynctask.core.errors import IllegalTransitionError
 from asynctask.core.status import TaskStatus
 
 RUNNING, SUCCESS, FAILED = TaskStatus.RUNNING, TaskStatus.SUCCESS, TaskStatus.FAILED
+_ANY, _FINISHED = frozenset(TaskStatus), frozenset({SUCCESS, FAILED})
 
-#: The legal transitions: each verb, and the statuses it may start from.
-TRANSITIONS: Mapping[str, frozenset[TaskStatus]] = {
-    "resubmit": frozenset(TaskStatus),
-    "start": frozenset({RUNNING}),
-    "succeed": frozenset({RUNNING}),
-    "fail": frozenset({RUNNING}),
-    "update": frozenset(TaskStatus),
+#: The legal transitions: for each verb, the statuses it may start from, and where each may go.
+#: ``update`` (the user's ``update_task``) may finish a running task or change how a finished one
+#: ended, but never makes a finished task running again: that is a rerun, by a new submission.
+TRANSITIONS: Mapping[str, Mapping[TaskStatus, frozenset[TaskStatus]]] = {
+    "resubmit": {status: frozenset({RUNNING}) for status in TaskStatus},
+    "start": {RUNNING: frozenset({RUNNING})},
+    "succeed": {RUNNING: frozenset({SUCCESS})},
+    "fail": {RUNNING: frozenset({FAILED})},
+    "update": {RUNNING: _ANY, SUCCESS: _FINISHED, FAILED: _FINISHED},
 }
 
 #: Fields the lifecycle owns; ``update`` may not touch them.
 MANAGED_FIELDS = frozenset(
     {
         "task_id",
-        "params",
         "create_time",
         "update_time",
         "submit_time",
@@ -38,12 +40,12 @@ MANAGED_FIELDS = frozenset(
         "extra",
     }
 )
+#: What ``update`` sets on the task itself; any other key becomes an extra field.
+_UPDATABLE = ("status", "params", "result", "error")
 
 
 def utc(value: datetime) -> datetime:
     """An aware datetime as UTC, truncated to milliseconds (what every store keeps)."""
-    if value.__class__ is datetime and value.tzinfo is timezone.utc and not value.microsecond % 1000:
-        return value  # canonical already: the common case on every change of a task
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
     value = value.astimezone(timezone.utc)
@@ -87,7 +89,6 @@ class Task:
     @classmethod
     def submitted(cls, task_id: str, params: Mapping, now: datetime) -> Task:
         """A new task, running from this submission on."""
-        now = utc(now)  # once, not once per time field
         return cls(task_id, RUNNING, params, now, now, now, heartbeat_time=now)
 
     def resubmitted(self, now: datetime, params: Mapping | None = None) -> Task:
@@ -122,61 +123,57 @@ class Task:
         )
 
     def updated(self, data: Mapping[str, Any], now: datetime, started_at: datetime | None = None) -> Task:
-        """Apply a user's ``update_task`` data: ``status``/``result``/``error`` and extra fields.
+        """Apply a user's ``update_task`` data: ``status``/``params``/``result``/``error`` and extra fields.
 
         ``started_at``: the start of the attempt, if not recorded yet.
         """
-        managed = sorted(MANAGED_FIELDS.intersection(data))
-        if managed:
-            raise IllegalTransitionError(f"fields managed by AsyncTask cannot be updated: {managed}")
-        changes = {key: data[key] for key in ("status", "result", "error") if key in data}
-        extra = {key: value for key, value in data.items() if key not in changes}
-        if "status" in changes:
-            changes["status"] = TaskStatus(changes["status"])
-            if changes["status"].finished and self.end_time is None:
-                changes["end_time"] = now
+        changes, extra = _update_fields(data)
+        if "status" in changes and changes["status"].finished and self.end_time is None:
+            changes["end_time"] = now
         changes.update(self._unrecorded_start(started_at))
         return self._change("update", now, extra={**self.extra, **extra}, **changes)
 
+    @classmethod
+    def created_by_update(cls, task_id: str, data: Mapping[str, Any], now: datetime) -> Task:
+        """The task ``update_task`` creates under an id not stored yet, as the original library's upsert did.
+
+        It is ``running`` unless ``data`` says otherwise; one created ``failed``
+        with ``params`` is rerun by submitting its id.
+        """
+        changes, extra = _update_fields(data)
+        status = changes.pop("status", RUNNING)
+        params = changes.pop("params", {})
+        end_time = now if status.finished else None
+        return cls(task_id, status, params, now, now, now, end_time=end_time, extra=extra, **changes)
+
     def heartbeat(self, now: datetime) -> Task:
         """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""
-        return self.with_canonical(heartbeat_time=utc(now))
-
-    def with_canonical(self, **values: Any) -> Task:
-        """Like ``attrs.evolve`` for values already in canonical form: no converter runs."""
-        task = object.__new__(Task)
-        for name, slot in _SLOTS:
-            slot.__set__(task, values[name] if name in values else slot.__get__(self))
-        return task
-
-    @classmethod
-    def restore(cls, values: Mapping[str, Any]) -> Task:
-        """A task from values that are already in canonical form (a store's own rows).
-
-        No converter or validator runs: for adapters reading what they wrote,
-        on the hot path. Anything else goes through ``Task(...)``.
-        """
-        task = object.__new__(cls)
-        for name, slot in _SLOTS:
-            slot.__set__(task, values[name])  # the slot itself: no frozen __setattr__ on the way
-        return task
+        return evolve(self, heartbeat_time=now)
 
     def _unrecorded_start(self, started_at: datetime | None) -> dict:
         return {"start_time": started_at} if started_at is not None and self.start_time is None else {}
 
     def _change(self, verb: str, now: datetime, **changes: Any) -> Task:
-        if self.status not in TRANSITIONS[verb]:
+        allowed = TRANSITIONS[verb].get(self.status, frozenset())
+        target = changes.get("status", self.status)
+        if not allowed:
             raise IllegalTransitionError(f"cannot {verb} task {self.task_id!r}: it is {self.status.value}")
-        # Convert only what changes (the rest is canonical already), and ``now`` only once.
-        stamp = utc(now)
-        for name, value in changes.items():
-            convert = _CONVERTERS.get(name)
-            if convert is not None:
-                changes[name] = stamp if value is now and convert in _TIME_CONVERTERS else convert(value)
-        return self.with_canonical(version=self.version + 1, update_time=stamp, **changes)
+        if target not in allowed:
+            raise IllegalTransitionError(
+                f"cannot {verb} task {self.task_id!r} from {self.status.value} to {target.value}; "
+                "submit it again to rerun it"
+            )
+        return evolve(self, version=self.version + 1, update_time=now, **changes)
 
 
-_FIELD_NAMES = tuple(attribute.name for attribute in fields(Task))
-_SLOTS = tuple((name, Task.__dict__[name]) for name in _FIELD_NAMES)  # each field's slot descriptor
-_CONVERTERS = {attribute.name: attribute.converter for attribute in fields(Task) if attribute.converter}
-_TIME_CONVERTERS = (utc, _optional_utc)
+def _update_fields(data: Mapping[str, Any]) -> tuple[dict, dict]:
+    """``update_task`` data split into the task's own fields and extra fields; managed ones refused."""
+    managed = sorted(MANAGED_FIELDS.intersection(data))
+    if managed:
+        raise IllegalTransitionError(f"fields managed by AsyncTask cannot be updated: {managed}")
+    changes = {key: data[key] for key in _UPDATABLE if key in data}
+    if "status" in changes:
+        changes["status"] = TaskStatus(changes["status"])
+    if "params" in changes and not isinstance(changes["params"], Mapping):
+        raise TypeError(f"params must be a mapping, got {type(changes['params']).__name__}")
+    return changes, {key: value for key, value in data.items() if key not in changes}

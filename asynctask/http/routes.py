@@ -28,8 +28,6 @@ from asynctask.service.params import MainParams
 #: The default limit of a request body: 1 MiB.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 SUBMIT_SHAPE = '{"data": {params}}'
-#: A query string that is just ``task_id=`` and characters that need no decoding: the common poll.
-_PLAIN_QUERY = re.compile(r"task_id=([A-Za-z0-9_.~-]+)")
 _MISSING = object()
 
 
@@ -102,8 +100,6 @@ class TaskViews:
         return dumps(openapi_document(self.service, self.path, self.params))
 
     def _asked_task_id(self) -> Any:
-        if plain := _PLAIN_QUERY.fullmatch(request.environ.get("QUERY_STRING", "")):
-            return plain[1]  # what parsing the query would give, without building request.args
         asked = request.args.getlist("task_id")
         if len(asked) > 1:
             message = "give one task_id, not several"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -87,7 +88,7 @@ class AsyncTask:
 
     def get_task_id(self, **params: Any) -> str:
         """The dedupe key of a submission; the default is a new ``uuid4().hex`` each time."""
-        return uuid4_hex()
+        return uuid.uuid4().hex
 
     def retrieve(self, task_id: str) -> dict | None:
         """The task's detail as a dict, or ``None``; a running task past its time reads as failed."""
@@ -171,11 +172,3 @@ def _shutdown_at_exit(service_ref: weakref.ref) -> None:
     runtime = getattr(service, "_asynctask", None)
     if isinstance(runtime, Runtime) and not runtime.stopping:
         service.shutdown(wait=True)
-
-
-def uuid4_hex() -> str:
-    """``uuid.uuid4().hex``, without building a ``UUID``: 16 random bytes, version 4, RFC 4122 variant."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
-    return raw.hex()

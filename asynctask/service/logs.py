@@ -79,8 +79,7 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
         if not entry.echo and not stream_disabled():
             entry.echo = True
             logger.addHandler(_STDERR)
-        # A logger of our own, new to logging: set its level without setLevel's walk over every logger.
-        logger.level = logging.DEBUG
+        logger.setLevel(logging.DEBUG)
         logger.propagate = False
         return logger
 

@@ -73,12 +73,6 @@ class MainParams:
         self.takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self.parameters)
         namespace = getattr(main, "__globals__", {})
         self.schemas = {p.name: _param_schema(p, namespace) for p in self.parameters if _is_client_param(p)}
-        # For the common case: every name known, every required one there.
-        self._known = frozenset(self.schemas) - frozenset(RESERVED)
-        self._required = frozenset(
-            p.name for p in self.parameters if _is_client_param(p) and p.default is inspect.Parameter.empty
-        )
-        self._checked = frozenset(name for name, schema in self.schemas.items() if schema)
 
     @property
     def parameters(self) -> list[inspect.Parameter]:
@@ -87,10 +81,6 @@ class MainParams:
 
     def check(self, params: Mapping) -> None:
         """Raise ``InvalidParamsError`` naming each missing, unexpected or mistyped param."""
-        names = params.keys()
-        if names <= self._known and self._required <= names:  # the shape is right: only types to check
-            if all(fits(params[name], self.schemas[name]) for name in self._checked & names):
-                return
         _raise_if(_shape_problems(self.signature, params) + self.type_problems(params))
 
     def type_problems(self, params: Mapping) -> list[dict]:

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 
 from attrs import define
 
-from asynctask.core import SubmissionConflictError, Task, TaskRepository, UnencodableValueError
+from asynctask.core import (
+    SubmissionConflictError,
+    Task,
+    TaskRepository,
+    UnencodableValueError,
+    UpdateConflictError,
+)
 from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
 from asynctask.service.execution import format_error
 
@@ -21,6 +27,40 @@ MAX_RACES = 100
 
 #: A change of a running task: ``change(stored, now) -> new task``.
 Change = Callable[[Task, datetime], Task]
+#: ``compare_and_set``'s ``known`` when the caller knows nothing: read first.
+UNREAD = object()
+
+
+def compare_and_set(
+    repository: TaskRepository,
+    task_id: str,
+    change: Callable[[Task | None], Task | None],
+    *,
+    known: Task | None | object = UNREAD,
+    submission: bool = False,
+) -> tuple[Task | None, bool]:
+    """Every write that can lose a race: read, ``change``, write with compare-and-set; lost, again.
+
+    ``change(stored)`` (``stored`` is ``None`` when absent) answers the task
+    to store (inserted if absent, else replaced if ``stored`` is still the
+    stored version), or ``stored`` itself or ``None``: nothing to write.
+    ``known`` is what the caller believes is stored, tried before any read
+    (``None``: absent). Answers the task and whether it was written. After
+    ``MAX_RACES`` lost races: ``SubmissionConflictError`` for a ``submission``,
+    else ``UpdateConflictError``.
+    """
+    stored = known
+    for race in range(MAX_RACES):
+        if race or stored is UNREAD:
+            stored = repository.get(task_id)
+        task = change(stored)
+        if task is None or task is stored:
+            return task, False
+        if repository.insert(task) if stored is None else repository.replace(task, stored.version):
+            return task, True
+    if submission:
+        raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
+    raise UpdateConflictError(f"update of task {task_id!r} kept losing races")
 
 
 @define
@@ -61,20 +101,13 @@ class Recorder:
         ``known``: the task as this process last wrote it. If the store still
         holds that version, one compare-and-set write does it, with no read.
         """
-        if known is not None and known.attempt == attempt and not known.status.finished:
-            task = change(known, self.clock())
-            if task is known or self.repository.replace(task, known.version):
-                return task  # (a change that changes nothing writes nothing)
-        for _ in range(MAX_RACES):
-            stored = self.repository.get(task_id)
-            if stored is None or stored.status.finished:
+
+        def fenced(stored: Task | None) -> Task | None:
+            if stored is None or stored.status.finished or attempt not in (None, stored.attempt):
                 return None
-            if attempt is not None and stored.attempt != attempt:
-                return None
-            task = change(stored, self.clock())
-            if task is stored or self.repository.replace(task, stored.version):
-                return task
-        raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
+            return change(stored, self.clock())  # (a change that changes nothing writes nothing)
+
+        return compare_and_set(self.repository, task_id, fenced, known=UNREAD if known is None else known)[0]
 
     def record(
         self,

@@ -20,9 +20,7 @@ from asynctask.core import (
     AsyncTaskError,
     Policy,
     Reason,
-    SubmissionConflictError,
     Task,
-    TaskNotFoundError,
     TaskRepository,
     decide,
     overdue_error,
@@ -31,7 +29,7 @@ from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
 from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.logs import QueueLog
 from asynctask.service.params import check_params
-from asynctask.service.recording import MAX_RACES, Recorder
+from asynctask.service.recording import Recorder, compare_and_set
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
 from asynctask.service.wiring import WorkerSideRepository
@@ -134,23 +132,23 @@ class Runtime:
         if not isinstance(data, Mapping):
             raise TypeError(f"update_task data must be a mapping, got {type(data).__name__}")
         current = CURRENT_ATTEMPT.get()
-        for _ in range(MAX_RACES):
-            stored = self.repository.get(task_id)
-            if stored is None:
-                raise TaskNotFoundError(task_id)
+
+        def updated(stored: Task | None) -> Task | None:
+            if stored is None:  # as the original library's upsert: the record is created
+                return Task.created_by_update(task_id, data, self.clock())
             if current is not None and stored.attempt != current.attempt:
                 _log.warning(
                     "dropped update_task of task %s attempt %s: superseded", task_id, current.attempt
                 )
-                return
+                return None
             # A start not written yet goes with it: the ending attempt's, or one running here.
             if current is not None:
                 started_at = current.start_time
             else:
                 started_at = self.attempts.unwritten_start(task_id, stored.attempt)
-            if self.repository.replace(stored.updated(data, self.clock(), started_at), stored.version):
-                return
-        raise SubmissionConflictError(f"update of task {task_id!r} kept losing races")
+            return stored.updated(data, self.clock(), started_at)
+
+        compare_and_set(self.repository, task_id, updated)
 
     def wait(self, timeout: float | None) -> bool:
         """Block until every attempt submitted here is recorded; ``False`` on timeout."""

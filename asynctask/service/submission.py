@@ -6,16 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from asynctask.core import (
-    Action,
-    Policy,
-    SubmissionConflictError,
-    Task,
-    TaskNotFoundError,
-    TaskRepository,
-    decide,
-)
-from asynctask.service.recording import MAX_RACES
+from asynctask.core import Action, Policy, Task, TaskNotFoundError, TaskRepository, decide
+from asynctask.service.recording import UNREAD, compare_and_set
 
 _log = logging.getLogger("asynctask")
 
@@ -39,25 +31,26 @@ class Submission:
         A submission that loses a race re-reads and decides again. ``fresh``:
         the id was just made up, so the first try inserts without reading.
         """
-        for race in range(MAX_RACES):
-            stored = None if fresh and race == 0 else self.repository.get(task_id)
+        reasons = []
+
+        def decided(stored: Task | None) -> Task:
             now = self.clock()
             decision = decide(stored, now, self.policy)
+            reasons.append(decision.reason)
             if decision.action is Action.KEEP:
                 return stored
-            if decision.action is Action.CREATE:
-                if params is None:
-                    raise TaskNotFoundError(task_id)
-                task = Task.submitted(task_id, params, now)
-                won = self.repository.insert(task)
-            else:
-                task = stored.resubmitted(now, params)
-                won = self.repository.replace(task, stored.version)
-            if won:
-                _log.info("task %s attempt %d submitted (%s)", task_id, task.attempt, decision.reason.value)
-                self._dispatch(task)
-                return task
-        raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
+            if decision.action is Action.RESUBMIT:
+                return stored.resubmitted(now, params)
+            if params is None:
+                raise TaskNotFoundError(task_id)
+            return Task.submitted(task_id, params, now)
+
+        known = None if fresh else UNREAD
+        task, written = compare_and_set(self.repository, task_id, decided, known=known, submission=True)
+        if written:
+            _log.info("task %s attempt %d submitted (%s)", task_id, task.attempt, reasons[-1].value)
+            self._dispatch(task)
+        return task
 
     def resume(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""

@@ -149,3 +149,29 @@ def test_what_main_does_to_its_arguments_never_reaches_the_stored_params(make_se
     detail = service.retrieve("task-m")
     assert (detail["status"], detail["result"]) == ("success", "ok")
     assert repository.get("task-m").params == {"name": "m", "value": {"items": [3, 1, 2]}}
+
+
+def test_update_task_of_an_id_not_stored_creates_the_record_as_the_original_upsert_did(service, clock):
+    service.update_task("imported", {"status": "failed", "params": {"name": "old"}, "note": "from v1"})
+    detail = service.retrieve("imported")
+    assert (detail["status"], detail["note"], detail["update_time"]) == ("failed", "from v1", clock.now)
+
+
+def test_a_record_created_by_update_task_as_failed_with_params_can_be_rerun(service, executor):
+    service.update_task("task-old", {"status": "failed", "params": {"name": "old"}})
+    assert service.run(task_id="task-old") == "task-old"
+    executor.run_all()
+    detail = service.retrieve("task-old")
+    assert (detail["status"], detail["attempt"], detail["result"]) == (
+        "success",
+        2,
+        {"name": "old", "value": None},
+    )
+
+
+def test_update_task_cannot_make_a_finished_task_running_again(service, executor):
+    service.run(name="f")
+    executor.run_all()
+    with pytest.raises(IllegalTransitionError, match="submit it again"):
+        service.update_task("task-f", {"status": "running"})
+    assert service.retrieve("task-f")["status"] == "success"

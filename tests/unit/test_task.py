@@ -97,10 +97,41 @@ def test_policy_reads_seconds_and_timedeltas():
 def test_a_default_task_id_is_a_random_uuid4_in_hex():
     import uuid
 
-    from asynctask.service.base import uuid4_hex
+    from asynctask import AsyncTask
 
-    ids = {uuid4_hex() for _ in range(1000)}
+    ids = {AsyncTask.get_task_id(None) for _ in range(1000)}
     assert len(ids) == 1000
     for value in ids:
         parsed = uuid.UUID(hex=value)
         assert parsed.hex == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_an_update_never_makes_a_finished_task_running_again():
+    done = Task.submitted("t", {}, T0).succeeded(1, T0)
+    with pytest.raises(IllegalTransitionError, match="from success to running; submit it again"):
+        done.updated({"status": "running"}, T0)
+
+
+def test_an_update_may_change_how_a_finished_task_ended_and_keeps_its_end():
+    later = T0 + timedelta(seconds=5)
+    done = Task.submitted("t", {}, T0).succeeded(1, T0)
+    failed = done.updated({"status": "failed", "error": "ValueError: checked later"}, later)
+    assert (failed.status, failed.end_time, failed.update_time) == (TaskStatus.FAILED, T0, later)
+
+
+def test_an_update_may_write_params():
+    task = Task.submitted("t", {"n": 1}, T0).updated({"params": {"n": 2}}, T0)
+    assert task.params == {"n": 2} and task.extra == {}
+    with pytest.raises(TypeError, match="params must be a mapping"):
+        task.updated({"params": [2]}, T0)
+
+
+def test_a_task_created_by_an_update_is_running_unless_it_says_otherwise():
+    running = Task.created_by_update("t", {"progress": 0.1}, T0)
+    assert (running.status, running.params, running.extra, running.end_time) == (
+        TaskStatus.RUNNING, {}, {"progress": 0.1}, None,
+    )  # fmt: skip
+    failed = Task.created_by_update("u", {"status": "failed", "params": {"n": 3}}, T0)
+    assert (failed.status, failed.params, failed.end_time, failed.update_time) == (
+        TaskStatus.FAILED, {"n": 3}, T0, T0,
+    )  # fmt: skip
