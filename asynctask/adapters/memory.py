@@ -62,8 +62,7 @@ class InMemoryTaskRepository(TaskRepository):
         stale = [
             record
             for record in records
-            if record[0].status is TaskStatus.RUNNING
-            and (record[0].heartbeat_time or record[0].submit_time) < heartbeat_before
+            if record[0].status is TaskStatus.RUNNING and record[0].last_sign_of_life < heartbeat_before
         ]
         return [_thaw(record) for record in stale[:limit]]
 

@@ -87,8 +87,16 @@ class MongoTaskRepository(TaskRepository):
     @_unavailable
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before``."""
-        stale = {"$or": [{"heartbeat_time": {"$lt": heartbeat_before}}, {"heartbeat_time": None}]}
-        documents = self.collection.find({"status": "running", **stale}, {"_id": 0}).limit(limit)
+        # ``Task.last_sign_of_life``, through the fallbacks ``_from_document`` reads times with.
+        before, none = {"$lt": heartbeat_before}, None
+        stale = [
+            {"heartbeat_time": before},
+            {"heartbeat_time": none, "submit_time": before},
+            {"heartbeat_time": none, "submit_time": none, "create_time": before},
+            {"heartbeat_time": none, "submit_time": none, "create_time": none, "update_time": before},
+            {"heartbeat_time": none, "submit_time": none, "create_time": none, "update_time": none},
+        ]
+        documents = self.collection.find({"status": "running", "$or": stale}, {"_id": 0}).limit(limit)
         return [_from_document(document) for document in documents]
 
     def _encodable(self, task: Task) -> dict:

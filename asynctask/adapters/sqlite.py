@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS tasks_running_heartbeat ON tasks (heartbeat_time) WHE
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE task_id = ?"
 _INSERT = f"INSERT OR IGNORE INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _TOUCH = "UPDATE tasks SET heartbeat_time = ? WHERE task_id = ? AND attempt = ? AND status = 'running'"
+#: ``Task.last_sign_of_life`` in SQL: the heartbeat, or the submission when none came.
 _STALE = (
     f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' "
     "AND COALESCE(heartbeat_time, submit_time) < ? LIMIT ?"

@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from asynctask.adapters.urls import DEFAULT_STORE, open_repository
-from asynctask.cli.options import ServeOptions, load_target
+from asynctask.cli.options import HOST, PORT, THREADS, WORKERS, ServeOptions, load_target
 from asynctask.cli.serve import serve
-from asynctask.core import AsyncTaskError
+from asynctask.core import AsyncTaskError, defaults
 from asynctask.core.errors import ServeError
 
 DEMO_STORE = "sqlite:///asynctask-demo.db"
+TASK_TIMEOUT, LEASE = defaults.TASK_TIMEOUT.total_seconds(), defaults.LEASE.total_seconds()
 DEMO_NUMBER = 2500001900000357  # 50000017 x 50000021: a second or two of trial division
 
 
@@ -144,7 +145,9 @@ def _parser() -> argparse.ArgumentParser:
         "--app", required=True, metavar="package.module:ClassName", help="the class whose main runs"
     )
     rerun.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
-    rerun.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+    rerun.add_argument(
+        "--log-dir", default=defaults.LOGGER_DIR, help=f"task log directory (default {defaults.LOGGER_DIR})"
+    )
     return parser
 
 
@@ -162,22 +165,29 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
         default=store,
         help=f"store URL: memory://, sqlite:///path.db, mongodb://host:port/db/collection (default {store})",
     )
-    command.add_argument("--endpoint", default="/api", help="URL path of the task (default /api)")
-    command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    command.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    command.add_argument(
+        "--endpoint", default=defaults.ENDPOINT, help=f"URL path of the task (default {defaults.ENDPOINT})"
+    )
+    command.add_argument("--host", default=HOST, help=f"interface to listen on (default {HOST})")
+    command.add_argument("--port", type=int, default=PORT, help=f"port (default {PORT})")
     command.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server processes; more than 1 runs gunicorn (asynctask[server]) (default 1)",
+        default=WORKERS,
+        help=f"gunicorn worker processes (default {WORKERS})",
     )
     command.add_argument(
-        "--threads", type=int, default=8, help="request threads per gunicorn worker (default 8)"
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"request threads per gunicorn worker (default {THREADS})",
     )
     command.add_argument(
         "--max-worker", type=int, default=None, help="task threads per process (default: CPUs + 4)"
     )
-    command.add_argument("--log-dir", default="logs", help="task log directory (default logs)")
+    command.add_argument(
+        "--log-dir", default=defaults.LOGGER_DIR, help=f"task log directory (default {defaults.LOGGER_DIR})"
+    )
     _lifecycle_options(command)
     command.add_argument(
         "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
@@ -188,14 +198,14 @@ def _lifecycle_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--task-timeout",
         type=float,
-        default=4 * 3600,
+        default=TASK_TIMEOUT,
         metavar="SECONDS",
-        help="fail a task still running this long after submission (default 14400)",
+        help=f"fail a task still running this long after submission (default {TASK_TIMEOUT:g})",
     )
     command.add_argument(
         "--lease",
         type=float,
-        default=60.0,
+        default=LEASE,
         metavar="SECONDS",
-        help="a running task without a heartbeat this long lost its process (default 60; 0: off)",
+        help=f"a running task without a heartbeat this long lost its process (default {LEASE:g}; 0: off)",
     )

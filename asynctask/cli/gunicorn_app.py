@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from gunicorn.app.base import BaseApplication
 
 from asynctask.cli.options import ServeOptions, build, stop
@@ -24,7 +26,7 @@ class AsyncTaskApplication(BaseApplication):
             "worker_class": "gthread",
             "worker_exit": _worker_exit,
             # On stop, running tasks may finish (up to their timeout) and be recorded.
-            "graceful_timeout": self.options.task_timeout,
+            "graceful_timeout": math.ceil(self.options.task_timeout),  # gunicorn takes whole seconds
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn 24+: one shared path in $HOME otherwise
             settings["control_socket_disable"] = True

@@ -13,10 +13,13 @@ import attrs
 from attrs import frozen
 
 from asynctask.adapters.urls import open_repository
+from asynctask.core import defaults
 from asynctask.core.errors import ServeError
 from asynctask.service.base import AsyncTask
 
 _log = logging.getLogger("asynctask.serve")
+#: Where ``serve`` listens, and with how many gunicorn worker processes and request threads each.
+HOST, PORT, WORKERS, THREADS = "127.0.0.1", 8000, 1, 8
 
 
 @frozen
@@ -25,15 +28,15 @@ class ServeOptions:
 
     target: type[AsyncTask]
     store: str
-    endpoint: str = "/api"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    threads: int = 8
-    log_dir: str = "logs"
+    endpoint: str = defaults.ENDPOINT
+    host: str = HOST
+    port: int = PORT
+    workers: int = WORKERS
+    threads: int = THREADS
+    log_dir: str = defaults.LOGGER_DIR
     max_worker: int | None = None
-    task_timeout: float = 4 * 3600
-    lease: float | None = 60.0
+    task_timeout: float = defaults.TASK_TIMEOUT.total_seconds()
+    lease: float | None = defaults.LEASE.total_seconds()
     resume: bool = False
 
 

@@ -9,6 +9,7 @@ from asynctask.core.errors import (
     IllegalTransitionError,
     InMemoryStoreWarning,
     InvalidParamsError,
+    InvalidTaskIdError,
     OwnerLostError,
     RemoteTaskError,
     ServeError,
@@ -19,6 +20,7 @@ from asynctask.core.errors import (
     UnencodableValueError,
     UpdateConflictError,
 )
+from asynctask.core.ids import check_task_id
 from asynctask.core.lifecycle import Action, Decision, Reason, decide, overdue_error
 from asynctask.core.policy import Policy, to_timedelta
 from asynctask.core.ports import TaskRepository
@@ -33,6 +35,7 @@ __all__ = [
     "IllegalTransitionError",
     "InMemoryStoreWarning",
     "InvalidParamsError",
+    "InvalidTaskIdError",
     "OwnerLostError",
     "Policy",
     "Reason",
@@ -47,6 +50,7 @@ __all__ = [
     "TaskStatus",
     "UnencodableValueError",
     "UpdateConflictError",
+    "check_task_id",
     "decide",
     "overdue_error",
     "to_timedelta",

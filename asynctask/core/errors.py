@@ -23,6 +23,14 @@ class InvalidParamsError(AsyncTaskError, TypeError):
         self.details = list(details or [])
 
 
+class InvalidTaskIdError(AsyncTaskError, TypeError, ValueError):
+    """A task id that is not a non-empty string; ``field`` names where it came from, ``problem`` says how."""
+
+    def __init__(self, message: str, field: str = "task_id", problem: str = "not_a_string") -> None:
+        super().__init__(message)
+        self.field, self.problem = field, problem
+
+
 class IllegalTransitionError(AsyncTaskError):
     """A task was asked to change in a way its lifecycle does not allow."""
 

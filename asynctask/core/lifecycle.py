@@ -54,16 +54,15 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     """
     if stored is None:
         return Decision(Action.CREATE, Reason.NEW)
+    if policy.timed_out(stored, now):
+        return Decision(Action.RESUBMIT, Reason.TIMED_OUT)
+    if policy.orphaned(stored, now):
+        return Decision(Action.RESUBMIT, Reason.ORPHANED)
     if stored.status is TaskStatus.RUNNING:
-        if now - stored.submit_time >= policy.task_timeout:
-            return Decision(Action.RESUBMIT, Reason.TIMED_OUT)
-        if policy.lease is not None and now - (stored.heartbeat_time or stored.submit_time) > policy.lease:
-            return Decision(Action.RESUBMIT, Reason.ORPHANED)
         return Decision(Action.KEEP, Reason.RUNNING)
     if stored.status is TaskStatus.FAILED:
         return Decision(Action.RESUBMIT, Reason.FAILED)
-    limit = policy.rerun_time_limit
-    if limit is not None and now - stored.update_time > limit:
+    if policy.expired(stored, now):
         return Decision(Action.RESUBMIT, Reason.EXPIRED)
     return Decision(Action.KEEP, Reason.FRESH)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from attrs import field, frozen
+
+from asynctask.core import defaults
+from asynctask.core.status import TaskStatus
+from asynctask.core.task import Task
 
 
 def to_timedelta(value: object, name: str) -> timedelta:
@@ -38,8 +42,8 @@ def _lease(value: object) -> timedelta | None:
     return None if value is None else to_timedelta(value, "lease")
 
 
-DEFAULT_TASK_TIMEOUT = timedelta(hours=4)
-DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_TASK_TIMEOUT = defaults.TASK_TIMEOUT
+DEFAULT_LEASE = defaults.LEASE
 
 
 @frozen
@@ -54,3 +58,23 @@ class Policy:
     task_timeout: timedelta = field(default=DEFAULT_TASK_TIMEOUT, converter=_task_timeout)
     rerun_time_limit: timedelta | None = field(default=None, converter=_rerun_time_limit)
     lease: timedelta | None = field(default=DEFAULT_LEASE, converter=_lease)
+
+    def timed_out(self, task: Task, now: datetime) -> bool:
+        """A running attempt submitted ``task_timeout`` ago or more: it is failed with ``TimeoutError``."""
+        return task.status is TaskStatus.RUNNING and now - task.submit_time >= self.task_timeout
+
+    def orphaned(self, task: Task, now: datetime) -> bool:
+        """A running attempt whose owner gave no sign of life for longer than ``lease``: its process is gone.
+
+        Stores list such tasks with ``stale_running(now - lease)``, by the same rule.
+        """
+        return (
+            self.lease is not None
+            and task.status is TaskStatus.RUNNING
+            and task.last_sign_of_life < now - self.lease
+        )
+
+    def expired(self, task: Task, now: datetime) -> bool:
+        """A successful task last updated over ``rerun_time_limit`` ago: the next submission reruns it."""
+        limit = self.rerun_time_limit
+        return limit is not None and task.status is TaskStatus.SUCCESS and now - task.update_time > limit

@@ -47,7 +47,11 @@ class TaskRepository(abc.ABC):
                 self.replace(stored.heartbeat(now), stored.version)
 
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
-        """Running tasks whose last heartbeat is older than ``heartbeat_before`` (for ``resume``)."""
+        """At most ``limit`` running tasks whose ``last_sign_of_life`` is before ``heartbeat_before``.
+
+        The orphans ``Policy.orphaned`` describes, for ``resume``: their last
+        heartbeat, or their submission when none came, is that old.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot list tasks, so it cannot resume them")
 
     def close(self) -> None:  # noqa: B027 - optional, with a default that does nothing

@@ -9,6 +9,7 @@ from typing import Any
 from attrs import evolve, field, frozen
 
 from asynctask.core.errors import IllegalTransitionError
+from asynctask.core.ids import check_task_id
 from asynctask.core.status import TaskStatus
 
 RUNNING, SUCCESS, FAILED = TaskStatus.RUNNING, TaskStatus.SUCCESS, TaskStatus.FAILED
@@ -46,6 +47,8 @@ _UPDATABLE = ("status", "params", "result", "error")
 
 def utc(value: datetime) -> datetime:
     """An aware datetime as UTC, truncated to milliseconds (what every store keeps)."""
+    if value.__class__ is datetime and value.tzinfo is timezone.utc and not value.microsecond % 1000:
+        return value  # canonical already: every field of every copy of a task
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
     value = value.astimezone(timezone.utc)
@@ -57,8 +60,7 @@ def _optional_utc(value: datetime | None) -> datetime | None:
 
 
 def _task_id(instance: Task, attribute: Any, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"task_id must be a non-empty string, got {value!r}")
+    check_task_id(value)
 
 
 @frozen
@@ -121,6 +123,11 @@ class Task:
         return self._change(
             "fail", now, status=FAILED, error=error, end_time=now, **self._unrecorded_start(started_at)
         )
+
+    @property
+    def last_sign_of_life(self) -> datetime:
+        """When the owner of this attempt was last known alive: its last heartbeat, or its submission."""
+        return self.heartbeat_time or self.submit_time
 
     def updated(self, data: Mapping[str, Any], now: datetime, started_at: datetime | None = None) -> Task:
         """Apply a user's ``update_task`` data: ``status``/``params``/``result``/``error`` and extra fields.

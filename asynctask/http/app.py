@@ -6,12 +6,16 @@ from typing import Any
 
 from flask import Flask, Response
 
+from asynctask.core import defaults
 from asynctask.http.envelope import ok
 from asynctask.http.routes import DEFAULT_MAX_CONTENT_LENGTH, register_error_handlers, task_blueprint
 
 
 def create_app(
-    service: Any, endpoint: str = "/api", *, max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH
+    service: Any,
+    endpoint: str = defaults.ENDPOINT,
+    *,
+    max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
 ) -> Flask:
     """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, and envelope answers for every error.
 

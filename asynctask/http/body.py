@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import request
 
+from asynctask.core import InvalidTaskIdError, check_task_id
 from asynctask.http.envelope import ApiError, detail
 
 #: The largest and smallest integers accepted: what every store (BSON int64 included) holds.
@@ -63,12 +64,12 @@ def strict_loads(raw: bytes | str) -> Any:
 
 
 def task_id_problem(value: Any, field: str) -> ApiError | None:
-    """The error for a ``task_id`` that is not a non-empty string, or ``None`` for a good one."""
-    if isinstance(value, str) and value:
-        return None
-    got = "an empty string" if value == "" else _json_name(value)
-    message = f"{field} must be a non-empty string, got {got}"
-    return ApiError(400, message, [detail(field, "not_a_string" if value != "" else "empty", message)])
+    """The error for a ``task_id`` that is not a non-empty string (the core's one rule), or ``None``."""
+    try:
+        check_task_id(value, field)
+    except InvalidTaskIdError as exc:
+        return ApiError(400, str(exc), [detail(exc.field, exc.problem, str(exc))])
+    return None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from asynctask.core import AsyncTaskError, TaskNotFoundError
+from asynctask.core import AsyncTaskError, TaskNotFoundError, defaults
 from asynctask.http.body import read_object, task_id_problem
 from asynctask.http.encoding import dumps
 from asynctask.http.envelope import (
@@ -32,7 +32,10 @@ _MISSING = object()
 
 
 def task_blueprint(
-    service: Any, endpoint: str = "/api", *, max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH
+    service: Any,
+    endpoint: str = defaults.ENDPOINT,
+    *,
+    max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
 ) -> Blueprint:
     """The submit, status and OpenAPI routes of ``service`` at ``endpoint``, with envelope errors.
 
@@ -76,9 +79,7 @@ class TaskViews:
         task_id = data.get("task_id", "")
         if "task_id" in data and (problem := task_id_problem(task_id, "data.task_id")):
             raise problem
-        if params or not task_id:
-            self.params.check(params)
-        task_id, found = self.service.submit(params, task_id, validated=True)
+        task_id, found = self.service.submit(params, task_id)  # the service checks the params
         return ok(_with_id(task_id, {} if found is None else found))
 
     def status(self) -> Response:

@@ -48,7 +48,6 @@ class InFlight:
 
     task_id: str
     attempt: int
-    submit_time: datetime
     #: The task as this process last wrote it: the next write tries compare-and-set on it first.
     task: Task
     future: Future | None = None
@@ -113,7 +112,7 @@ class Attempts:
 
     def dispatch(self, task: Task) -> None:
         """Hand a new attempt of ``task`` to the executor; an executor that refuses it fails the task."""
-        item = InFlight(task.task_id, task.attempt, task.submit_time, task)
+        item = InFlight(task.task_id, task.attempt, task)
         if task.attempt > 1:  # an older attempt still queued here must not start
             for other in self.items():
                 if other.task_id == task.task_id and other.attempt < task.attempt:

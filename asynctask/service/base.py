@@ -12,8 +12,7 @@ from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
 from typing import Any
 
-from asynctask.core import Policy, TaskRepository
-from asynctask.core.policy import DEFAULT_LEASE, DEFAULT_TASK_TIMEOUT
+from asynctask.core import Policy, TaskRepository, defaults
 from asynctask.service.logs import task_logger
 from asynctask.service.params import main_signature
 from asynctask.service.runtime import Runtime, WorkerSide, task_detail, utc_now
@@ -31,22 +30,22 @@ class AsyncTask:
     def __init__(
         self,
         collection: Any = None,
-        logger_dir: str | os.PathLike = "logs",
+        logger_dir: str | os.PathLike = defaults.LOGGER_DIR,
         max_worker: int | None = None,
         executor: Executor | None = None,
-        task_timeout: float | timedelta = DEFAULT_TASK_TIMEOUT,
+        task_timeout: float | timedelta = defaults.TASK_TIMEOUT,
         rerun_time_limit: float | timedelta | None = None,
         *,
         repository: TaskRepository | None = None,
-        lease: float | timedelta | None = DEFAULT_LEASE,
+        lease: float | timedelta | None = defaults.LEASE,
         resume: bool = False,
         clock: Callable[[], datetime] = utc_now,
-        monitor_interval: float = 60.0,
+        monitor_interval: float = defaults.MONITOR_INTERVAL,
     ) -> None:
         owner = type(self).__name__
         if type(self).main is AsyncTask.main:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
-        signature = main_signature(self.main, owner)
+        main_signature(self.main, owner)  # accepts logger, or a clear TypeError now
         policy = Policy(task_timeout, rerun_time_limit, lease)
         repository = choose_repository(collection, repository)
         logger_dir = os.fspath(logger_dir)
@@ -62,7 +61,6 @@ class AsyncTask:
             logger_dir=logger_dir,
             resume=resume,
             monitor_interval=monitor_interval,
-            signature=signature,
             default_task_ids=type(self).get_task_id is AsyncTask.get_task_id,
         )
         atexit.register(_shutdown_at_exit, weakref.ref(self))
@@ -130,7 +128,7 @@ class AsyncTask:
         """Set ``status``, ``result``, ``error`` or extra fields of a stored task."""
         self._asynctask.update_task(task_id, data)
 
-    def app(self, endpoint: str = "/api", **options: Any):
+    def app(self, endpoint: str = defaults.ENDPOINT, **options: Any):
         """A ``flask.Flask`` app serving this task at ``endpoint`` (option: ``max_content_length``)."""
         from asynctask.http import create_app  # the one import upwards: http is built on the service
 

@@ -9,8 +9,10 @@ import re
 import sys
 import threading
 
-#: The line format of task logs.
-LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+#: The line format of task logs, the original library's: process id, time, level, task id, where, message.
+LOG_FORMAT = "[{process:>5}] {asctime} | {levelname:<8} | {task_id} | {module}:{lineno} - {message}"
+#: The line format of the queue line (``threads_num.log``).
+QUEUE_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 #: The file of the queue lines, in every ``logger_dir``; no task log may take its name.
 MONITOR_FILE = "threads_num.log"
 #: Where a task's logger lives when ``logging.getLogger(task_id)`` is some other logger already.
@@ -36,11 +38,12 @@ class _Stderr(logging.StreamHandler):
 class _OpenLogger:
     """A task logger while runs of its task are open: its name, its users, its handlers by file."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, task_id: str) -> None:
         self.name = name
         self.users = 0
+        self.stamp = _TaskId(task_id)
         self.files: dict[str, logging.Handler] = {}
-        self.echo = False  # the shared stderr handler is attached
+        self.echo: logging.Handler | None = None  # its handler to stderr, once attached
 
 
 def log_file_name(task_id: str) -> str:
@@ -70,15 +73,17 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
     with _lock:
         entry = _open.get(task_id)
         if entry is None:
-            entry = _open[task_id] = _OpenLogger(_free_name(task_id))
+            entry = _open[task_id] = _OpenLogger(_free_name(task_id), task_id)
         entry.users += 1
         logger = logging.getLogger(entry.name)
         if path not in entry.files:
-            entry.files[path] = _formatted(logging.FileHandler(path, encoding="utf-8", delay=True))
+            entry.files[path] = logging.FileHandler(path, encoding="utf-8", delay=True)
+            _for_task(entry.files[path], entry.stamp)
             logger.addHandler(entry.files[path])
-        if not entry.echo and not stream_disabled():
-            entry.echo = True
-            logger.addHandler(_STDERR)
+        if entry.echo is None and not stream_disabled():
+            entry.echo = _Stderr()
+            _for_task(entry.echo, entry.stamp)
+            logger.addHandler(entry.echo)
         logger.setLevel(logging.DEBUG)
         logger.propagate = False
         return logger
@@ -95,10 +100,9 @@ def close_task_logger(task_id: str) -> None:
             return
         del _open[task_id]
         logger = logging.getLogger(entry.name)
-        for handler in entry.files.values():
+        for handler in [*entry.files.values(), *([entry.echo] if entry.echo else [])]:
             logger.removeHandler(handler)
             handler.close()
-        logger.removeHandler(_STDERR)  # shared by every task logger: never closed
         # Loggers are never freed by logging itself; one per task would grow forever.
         logging.Logger.manager.loggerDict.pop(entry.name, None)
 
@@ -110,9 +114,10 @@ def task_logger(task_id: str, logger_dir: str) -> logging.Logger:
         if entry is not None:
             return logging.getLogger(entry.name)
     logger = logging.Logger(task_id)  # not registered: nothing to forget later
-    logger.addHandler(_formatted(_AppendingHandler(os.path.join(logger_dir, log_file_name(task_id)))))
+    stamp = _TaskId(task_id)
+    logger.addHandler(_for_task(_AppendingHandler(os.path.join(logger_dir, log_file_name(task_id))), stamp))
     if not stream_disabled():
-        logger.addHandler(_STDERR)
+        logger.addHandler(_for_task(_Stderr(), stamp))
     logger.propagate = False
     return logger
 
@@ -147,13 +152,25 @@ def _free_name(task_id: str) -> str:
     return NAMESPACE + hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _formatted(handler: logging.Handler) -> logging.Handler:
+class _TaskId(logging.Filter):
+    """Stamps each record a task's handler writes with the task's id, for ``LOG_FORMAT``."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.task_id = self.task_id
+        return True
+
+
+def _for_task(handler: logging.Handler, stamp: _TaskId) -> logging.Handler:
+    handler.addFilter(stamp)
     handler.setFormatter(_FORMATTER)
     return handler
 
 
-_FORMATTER = logging.Formatter(LOG_FORMAT)  # stateless: one for every task handler
-_STDERR = _formatted(_Stderr())
+_FORMATTER = logging.Formatter(LOG_FORMAT, style="{")  # stateless: one for every task handler
 
 
 class QueueLog:
@@ -168,7 +185,7 @@ class QueueLog:
         """Write one line and return it."""
         if not self._logger.handlers:
             handler = logging.FileHandler(self._path, encoding="utf-8")
-            handler.setFormatter(_FORMATTER)
+            handler.setFormatter(logging.Formatter(QUEUE_FORMAT))
             self._logger.addHandler(handler)
         line = f"waiting: {waiting}, running: {running}"
         self._logger.info(line)

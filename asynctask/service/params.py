@@ -54,11 +54,6 @@ def main_signature(main: Callable, owner: str) -> inspect.Signature:
     return signature
 
 
-def check_params(signature: inspect.Signature, params: Mapping) -> None:
-    """Raise ``InvalidParamsError`` naming every param ``main`` misses or does not accept."""
-    _raise_if(_shape_problems(signature, params))
-
-
 class MainParams:
     """What ``main`` accepts from a client: names, defaults and the JSON types of simple hints.
 

@@ -22,13 +22,14 @@ from asynctask.core import (
     Reason,
     Task,
     TaskRepository,
+    check_task_id,
     decide,
     overdue_error,
 )
 from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
 from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.logs import QueueLog
-from asynctask.service.params import check_params
+from asynctask.service.params import MainParams
 from asynctask.service.recording import Recorder, compare_and_set
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
@@ -59,11 +60,11 @@ class Runtime:
         logger_dir: str,
         resume: bool,
         monitor_interval: float,
-        signature: Any,
         default_task_ids: bool,
     ) -> None:
         name = type(service).__name__
-        self.service, self.signature = service, signature
+        self.service = service
+        self.params = MainParams(service.main)  # the one check of params, for Python and HTTP alike
         self._fresh_ids = default_task_ids  # uuid4 ids: a new one cannot be stored yet
         self.policy, self.repository, self.clock, self.logger_dir = policy, repository, clock, logger_dir
         self.token = uuid.uuid4().hex
@@ -100,12 +101,12 @@ class Runtime:
     def request(self, params: Mapping[str, Any], task_id: str, *, validated: bool) -> Task:
         """What ``run`` and ``submit`` do: check, name and submit a task."""
         if task_id and not params:
-            return self.submission.submit(_checked_id(task_id), None)
+            return self.submission.submit(check_task_id(task_id), None)
         if not validated:
-            check_params(self.signature, params)
+            self.params.check(params)
         # A fresh uuid cannot be stored yet: try the insert without reading first.
         fresh = not task_id and self._fresh_ids
-        task_id = _checked_id(task_id or self.service.get_task_id(**params))
+        task_id = check_task_id(task_id or self.service.get_task_id(**params))
         return self.submission.submit(task_id, own_copy(params), fresh=fresh)  # the caller keeps theirs
 
     def retrieve(self, task_id: str) -> dict | None:
@@ -232,9 +233,3 @@ def task_detail(task: Task) -> dict:
         attempt=task.attempt,
     )
     return detail
-
-
-def _checked_id(task_id: object) -> str:
-    if not isinstance(task_id, str) or not task_id:
-        raise TypeError(f"a task_id must be a non-empty string, got {task_id!r}")
-    return task_id

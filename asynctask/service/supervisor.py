@@ -138,7 +138,7 @@ class Supervisor:
         policy, now = self.policy, self.clock()
         error = overdue_error(Reason.TIMED_OUT, policy)
         for item in self.attempts.items():
-            if now - item.submit_time >= policy.task_timeout and not item.timed_out:
+            if policy.timed_out(item.task, now) and not item.timed_out:
                 item.timed_out = True
                 self.recorder.record(
                     item.task_id,

@@ -54,3 +54,13 @@ def test_stale_running_honours_its_limit(repository, make_task):
     for index in range(5):
         repository.insert(running(make_task, f"t{index}"))
     assert len(repository.stale_running(T0 + timedelta(seconds=1), limit=3)) == 3
+
+
+def test_a_running_task_that_never_heartbeated_is_stale_by_its_submission_on_every_store(
+    repository, make_task
+):
+    submitted = T0 + timedelta(seconds=30)
+    repository.insert(make_task(task_id="new", status=TaskStatus.RUNNING, end_time=None, heartbeat_time=None,
+                                submit_time=submitted))  # fmt: skip
+    assert repository.stale_running(submitted - timedelta(seconds=1)) == []  # just submitted: alive
+    assert [task.task_id for task in repository.stale_running(submitted + timedelta(seconds=1))] == ["new"]

@@ -10,7 +10,7 @@ from asynctask import TaskStatus
 from asynctask.adapters.sqlite import SqliteTaskRepository
 from asynctask.cli import DEMO_NUMBER, main
 from tests.e2e.sample_app import Recorder
-from tests.e2e.server import Server, free_port, request
+from tests.e2e.server import ROOT, Server, free_port, request
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,14 @@ def test_status_of_a_task_whose_process_is_gone_reads_as_the_service_would_answe
     captured = capsys.readouterr()
     assert json.loads(captured.out)["status"] == "failed" and "recorded running, but orphaned" in captured.err
     assert repository.get("ghost").status is TaskStatus.RUNNING  # status only reads
+
+
+def test_serve_takes_a_task_timeout_in_fractions_of_a_second(tmp_path):
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    args = ["serve", "tests.e2e.sample_app:Echo", "--store", store, "--task-timeout", "2.5", "--workers", "2"]
+    server = Server([*args, "--log-dir", str(tmp_path / "logs")], cwd=ROOT)
+    try:
+        assert request("GET", f"{server.base}/ping")[0] == 200
+    finally:
+        server.stop()
+    assert server.process.returncode == 0

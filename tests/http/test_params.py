@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import typing
 from typing import Any, Literal, Optional, Union
 
 import pytest
 
-from asynctask import InvalidParamsError
-from asynctask.service.params import MainParams, check_params, describe, fits, hint_schema
+from asynctask import AsyncTask, InMemoryTaskRepository, InvalidParamsError
+from asynctask.service.params import MainParams, describe, fits, hint_schema
 
 
 def problems(main, **params) -> list[tuple[str, str]]:
@@ -156,7 +155,15 @@ def test_the_json_schema_of_params_has_types_defaults_requirements_and_descripti
     assert "logger" not in schema["properties"]
 
 
-def test_check_params_keeps_checking_names_only():
-    check_params(inspect.signature(typed_main), {"count": "not checked here"})
-    with pytest.raises(InvalidParamsError):
-        check_params(inspect.signature(typed_main), {})
+def test_run_in_python_and_a_post_give_the_same_answer_to_a_mistyped_param(tmp_path):
+    class Typed(AsyncTask):
+        def main(self, count: int, ratio: float = 1.0, logger=None):
+            return count * ratio
+
+    api = Typed(repository=InMemoryTaskRepository(), logger_dir=str(tmp_path))
+    with pytest.raises(InvalidParamsError) as raised:
+        api.run(count="x")
+    posted = api.app("/api").test_client().post("/api", json={"data": {"count": "x"}})
+    assert posted.status_code == 400 and posted.json["error_data"] == raised.value.details
+    assert posted.json["error_msg"] == str(raised.value)
+    api.shutdown()

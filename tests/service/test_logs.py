@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -30,7 +31,13 @@ def test_each_task_writes_its_own_log_file(service, executor, tmp_path):
     executor.run_all()
     text_a = (tmp_path / "logs" / "task-a.log").read_text()
     text_b = (tmp_path / "logs" / "task-b.log").read_text()
-    assert " - task-a - INFO - running a" in text_a and "running b" not in text_a
+    # The original library's line: [process] time | LEVEL | task_id | module:line - message
+    assert re.search(
+        rf"^\[ *{os.getpid()}\] \d{{4}}-\d\d-\d\d [\d:,]+ \| INFO     \| task-a \| apps:\d+ - running a$",
+        text_a,
+        re.M,
+    )
+    assert "running b" not in text_a
     assert "ValueError: b failed on purpose" in text_b
 
 
@@ -59,7 +66,7 @@ def test_logging_getlogger_task_id_writes_to_the_task_log_while_it_runs(make_ser
 
     make_service(cls=ViaGetLogger).run(name="g")
     executor.run_all()
-    assert "WARNING - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
+    assert "| WARNING  | task-g | test_logs:64 - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
 
 
 def test_disable_stream_handler_leaves_only_the_file_handler(tmp_path, monkeypatch, capsys):
