@@ -66,7 +66,8 @@ def test_logging_getlogger_task_id_writes_to_the_task_log_while_it_runs(make_ser
 
     make_service(cls=ViaGetLogger).run(name="g")
     executor.run_all()
-    assert "| WARNING  | task-g | test_logs:64 - via getLogger" in (tmp_path / "logs" / "task-g.log").read_text()
+    text = (tmp_path / "logs" / "task-g.log").read_text()
+    assert "| WARNING  | task-g | test_logs:64 - via getLogger" in text
 
 
 def test_disable_stream_handler_leaves_only_the_file_handler(tmp_path, monkeypatch, capsys):
