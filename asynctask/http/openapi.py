@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from asynctask.http.body import INT_MAX, INT_MIN
 from asynctask.http.docstring import parse_docstring
 from asynctask.service.params import MainParams
 
@@ -22,6 +23,15 @@ _ERRORS = {
     "500": ("ServerError", "A fault in the server; the details are in the server's log only"),
 }
 _TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
+_INTEGER_RANGE = {"minimum": INT_MIN, "maximum": INT_MAX}
+#: Any JSON value the body parser accepts: its integers, at any depth, fit in 64 bits.
+_JSON_VALUE = {
+    "description": "Any JSON value; integers within the signed 64-bit range",
+    "if": {"type": "integer"},
+    "then": _INTEGER_RANGE,
+    "items": {"$ref": _REF + "JsonValue"},
+    "additionalProperties": {"$ref": _REF + "JsonValue"},
+}
 
 
 def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
@@ -39,7 +49,7 @@ def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
         },
         "paths": {endpoint: {"post": _submit_operation(summary), "get": _status_operation(owner)}},
         "components": {
-            "schemas": _schemas(params.json_schema(doc.params)),
+            "schemas": _schemas(_bounded(params.json_schema(doc.params))),
             "responses": _error_responses(),
         },
     }
@@ -94,6 +104,7 @@ def _schemas(params_schema: dict) -> dict:
     rerun = {"type": "object", "properties": {"task_id": _task_id("Rerun this stored task")}}
     rerun.update(required=["task_id"], additionalProperties=False)
     return {
+        "JsonValue": _JSON_VALUE,
         "Params": params_schema,
         "SubmitRequest": {
             "type": "object",
@@ -116,6 +127,28 @@ def _schemas(params_schema: dict) -> dict:
             },
         },
     }
+
+
+def _bounded(schema: dict) -> dict:
+    """``schema`` declaring what the server checks beyond it: 64-bit integers, at any depth.
+
+    So a request the document allows is never refused for its numbers.
+    """
+    if not set(schema) - {"default", "description"}:  # any JSON value
+        return {**schema, "$ref": _REF + "JsonValue"}
+    bounded = dict(schema)
+    if bounded.get("type") == "integer":
+        bounded.update(_INTEGER_RANGE)
+    if "anyOf" in bounded:
+        bounded["anyOf"] = [_bounded(option) for option in bounded["anyOf"]]
+    if "properties" in bounded:
+        bounded["properties"] = {name: _bounded(inner) for name, inner in bounded["properties"].items()}
+    for key, kind in (("items", "array"), ("additionalProperties", "object")):
+        if isinstance(bounded.get(key), dict):
+            bounded[key] = _bounded(bounded[key])
+        elif key not in bounded and bounded.get("type") == kind:
+            bounded[key] = {"$ref": _REF + "JsonValue"}
+    return bounded
 
 
 def _task_detail_schema() -> dict:

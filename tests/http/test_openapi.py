@@ -64,6 +64,8 @@ def test_the_params_schema_comes_from_the_signature_and_the_docstring(document):
         "type": "integer",
         "default": 1,
         "description": "how often to repeat it, at least once.",
+        "minimum": -(2**63),  # what the server accepts: a schema-valid request is never refused
+        "maximum": 2**63 - 1,
     }
     assert params["properties"]["mode"] == {"enum": ["fast", "slow"], "default": "fast"}
     assert "logger" not in params["properties"]
@@ -92,9 +94,30 @@ def test_a_main_without_docstring_or_hints_gets_a_plain_document(tmp_path, execu
     service = Untyped(logger_dir=tmp_path, repository=InMemoryTaskRepository(), executor=executor)
     document = strict_json(service.app("/u").test_client().get("/u/openapi.json"))
     assert document["info"]["summary"] == "Run Untyped.main"
-    assert document["components"]["schemas"]["Params"]["properties"] == {"a": {}, "b": {"default": 2}}
+    any_value = {"$ref": "#/components/schemas/JsonValue"}  # any JSON value, with the server's integer limits
+    assert document["components"]["schemas"]["Params"]["properties"] == {
+        "a": any_value,
+        "b": {**any_value, "default": 2},
+    }
 
 
 def test_the_document_is_a_valid_openapi_3_1_document(document):
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(document)
+
+
+def test_the_integer_limits_the_document_declares_are_the_ones_the_server_enforces(document, typed_client):
+    times = document["components"]["schemas"]["Params"]["properties"]["times"]
+    at_limit = typed_client.post("/api", json={"data": {"text": "a", "times": times["maximum"]}})
+    beyond = typed_client.post("/api", json={"data": {"text": "a", "times": times["maximum"] + 1}})
+    below = typed_client.post("/api", json={"data": {"text": "a", "times": times["minimum"] - 1}})
+    assert at_limit.status_code == 200
+    assert beyond.status_code == below.status_code == 400
+
+
+def test_values_of_any_type_are_declared_with_the_same_integer_limits(document):
+    any_value = document["components"]["schemas"]["JsonValue"]
+    assert any_value["then"] == {"minimum": -(2**63), "maximum": 2**63 - 1}
+    assert (
+        any_value["items"] == any_value["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    )
