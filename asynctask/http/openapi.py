@@ -24,10 +24,10 @@ _ERRORS = {
 }
 _TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
 _INTEGER_RANGE = {"minimum": INT_MIN, "maximum": INT_MAX}
-#: Any JSON value the body parser accepts: its integers, at any depth, fit in 64 bits.
+#: Any JSON value the body parser accepts: its numbers, at any depth, lie within the signed 64-bit range.
 _JSON_VALUE = {
-    "description": "Any JSON value; integers within the signed 64-bit range",
-    "if": {"type": "integer"},
+    "description": "Any JSON value; its numbers lie within the signed 64-bit range",
+    "if": {"type": "number"},
     "then": _INTEGER_RANGE,
     "items": {"$ref": _REF + "JsonValue"},
     "additionalProperties": {"$ref": _REF + "JsonValue"},
@@ -110,6 +110,7 @@ def _schemas(params_schema: dict) -> dict:
             "type": "object",
             "required": ["data"],
             "properties": {"data": {"anyOf": [submit_data, rerun]}},
+            "additionalProperties": {"$ref": _REF + "JsonValue"},  # ignored, but parsed as strictly
         },
         "TaskDetail": _task_detail_schema(),
         "Envelope": _envelope({"$ref": _REF + "TaskDetail"}, "ok", {"maxItems": 0}),
@@ -130,14 +131,14 @@ def _schemas(params_schema: dict) -> dict:
 
 
 def _bounded(schema: dict) -> dict:
-    """``schema`` declaring what the server checks beyond it: 64-bit integers, at any depth.
+    """``schema`` declaring what the server checks beyond it: numbers within 64 bits, at any depth.
 
     So a request the document allows is never refused for its numbers.
     """
     if not set(schema) - {"default", "description"}:  # any JSON value
         return {**schema, "$ref": _REF + "JsonValue"}
     bounded = dict(schema)
-    if bounded.get("type") == "integer":
+    if bounded.get("type") in ("integer", "number"):
         bounded.update(_INTEGER_RANGE)
     if "anyOf" in bounded:
         bounded["anyOf"] = [_bounded(option) for option in bounded["anyOf"]]

@@ -74,9 +74,15 @@ class MainParams:
         """The parameters of ``main``, in order."""
         return list(self.signature.parameters.values())
 
-    def check(self, params: Mapping) -> None:
-        """Raise ``InvalidParamsError`` naming each missing, unexpected or mistyped param."""
+    def check(self, params: Mapping) -> dict:
+        """The params as ``main`` gets them; ``InvalidParamsError`` naming each missing, unexpected or
+        mistyped one.
+
+        JSON does not tell ``2`` from ``2.0``: a whole number written as a float
+        is an integer, and ``main`` gets it as an ``int``.
+        """
         _raise_if(_shape_problems(self.signature, params) + self.type_problems(params))
+        return {name: as_declared(value, self.schemas.get(name, {})) for name, value in params.items()}
 
     def type_problems(self, params: Mapping) -> list[dict]:
         """One detail per param whose value does not have the type its hint asks for."""
@@ -123,7 +129,7 @@ def fits(value: Any, schema: Mapping) -> bool:
     if "enum" in schema:
         return any(type(value) is type(choice) and value == choice for choice in schema["enum"])
     kind = schema.get("type")
-    if kind is None:
+    if kind is None or (kind == "integer" and _whole_float(value)):
         return True
     if not isinstance(value, _JSON_TYPES[kind]) or (
         isinstance(value, bool) and kind in ("integer", "number")
@@ -134,6 +140,26 @@ def fits(value: Any, schema: Mapping) -> bool:
     if kind == "object" and "additionalProperties" in schema:
         return all(fits(item, schema["additionalProperties"]) for item in value.values())
     return True
+
+
+def as_declared(value: Any, schema: Mapping) -> Any:
+    """``value`` with every whole float where ``schema`` asks for an integer made an ``int``."""
+    if "anyOf" in schema:
+        option = next((option for option in schema["anyOf"] if fits(value, option)), {})
+        return as_declared(value, option)
+    kind = schema.get("type")
+    if kind == "integer" and _whole_float(value):
+        return int(value)
+    if kind == "array" and "items" in schema and isinstance(value, list):
+        return [as_declared(item, schema["items"]) for item in value]
+    if kind == "object" and "additionalProperties" in schema and isinstance(value, dict):
+        return {key: as_declared(item, schema["additionalProperties"]) for key, item in value.items()}
+    return value
+
+
+def _whole_float(value: Any) -> bool:
+    """A float JSON would write as an integer of 64 bits or less, such as ``2.0``."""
+    return type(value) is float and value.is_integer() and -(2**63) <= value < 2**63
 
 
 def describe(schema: Mapping) -> str:

@@ -103,7 +103,7 @@ class Runtime:
         if task_id and not params:
             return self.submission.submit(check_task_id(task_id), None)
         if not validated:
-            self.params.check(params)
+            params = self.params.check(params)
         # A fresh uuid cannot be stored yet: try the insert without reading first.
         fresh = not task_id and self._fresh_ids
         task_id = check_task_id(task_id or self.service.get_task_id(**params))

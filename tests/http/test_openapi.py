@@ -111,8 +111,10 @@ def test_the_integer_limits_the_document_declares_are_the_ones_the_server_enforc
     at_limit = typed_client.post("/api", json={"data": {"text": "a", "times": times["maximum"]}})
     beyond = typed_client.post("/api", json={"data": {"text": "a", "times": times["maximum"] + 1}})
     below = typed_client.post("/api", json={"data": {"text": "a", "times": times["minimum"] - 1}})
+    ratio = document["components"]["schemas"]["Params"]["properties"]["ratio"]
+    huge_ratio = typed_client.post("/api", json={"data": {"text": "a", "ratio": ratio["maximum"] * 10.0}})
     assert at_limit.status_code == 200
-    assert beyond.status_code == below.status_code == 400
+    assert beyond.status_code == below.status_code == huge_ratio.status_code == 400
 
 
 def test_values_of_any_type_are_declared_with_the_same_integer_limits(document):

@@ -28,7 +28,9 @@ def typed_main(count: int, ratio: float = 1.0, name: str | None = None, flag: bo
     [
         ({"count": 1}, []),
         ({"count": True}, [("count", "type")]),
-        ({"count": 1.0}, [("count", "type")]),
+        ({"count": 1.0}, []),  # JSON Schema's integer: a whole number, however it is written
+        ({"count": 1.5}, [("count", "type")]),
+        ({"count": 2.0**63}, [("count", "type")]),
         ({"count": "1"}, [("count", "type")]),
         ({"count": 1, "ratio": 2}, []),
         ({"count": 1, "ratio": False}, [("ratio", "type")]),
@@ -167,3 +169,19 @@ def test_run_in_python_and_a_post_give_the_same_answer_to_a_mistyped_param(tmp_p
     assert posted.status_code == 400 and posted.json["error_data"] == raised.value.details
     assert posted.json["error_msg"] == str(raised.value)
     api.shutdown()
+
+
+def test_a_whole_number_written_as_a_float_reaches_main_as_an_int(tmp_path):
+    class Counted(AsyncTask):
+        def main(self, count: int, sizes: list[int] | None = None, logger=None):
+            return [type(count).__name__, [type(size).__name__ for size in sizes or []]]
+
+    with Counted(repository=InMemoryTaskRepository(), logger_dir=str(tmp_path)) as api:
+        client = api.app("/api").test_client()
+        task_id = client.post("/api", json={"data": {"count": 3.0, "sizes": [1.0, 2]}}).json["data"][
+            "task_id"
+        ]
+        python_id = api.run(count=4.0)
+        assert api.wait(5)
+        assert api.retrieve(task_id)["result"] == ["int", ["int", "int"]]
+        assert api.retrieve(python_id)["result"] == ["int", []]
