@@ -19,10 +19,9 @@ from attrs import define, frozen
 from asynctask.core import Task
 from asynctask.service.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
 from asynctask.service.recording import Recorder
+from asynctask.service.starts import Starts
 
 _log = logging.getLogger("asynctask")
-#: Seconds an attempt runs before its start is written on its own; a shorter one writes it with its outcome.
-START_DELAY = 0.05
 
 
 @frozen
@@ -57,8 +56,7 @@ class InFlight:
     #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
     start_time: datetime | None = None
     started_monotonic: float = 0.0
-    #: The start is in the store. Until then it is written with the outcome, or by the supervisor
-    #: once the attempt has run ``START_DELAY``: a short attempt costs one write, not two.
+    #: The start is in the store; until then ``starts.py`` decides when it is written.
     start_written: bool = False
     #: When it was handed to the executor, by ``time.monotonic()``.
     dispatched_at: float = attrs.Factory(time.monotonic)
@@ -76,17 +74,14 @@ class Attempts:
         self,
         executor: Executor,
         recorder: Recorder,
-        clock: Callable[[], datetime],
+        starts: Starts,
         *,
         call_for: Callable[[Task, dict], TaskCall],
         callback: Callable[[Future, str], None],
         on_dispatch: Callable[[], None],
         on_start: Callable[[], None],
     ) -> None:
-        self.executor = executor
-        self.recorder = recorder
-        self.clock = clock
-        self.start_delay = START_DELAY
+        self.executor, self.recorder, self.starts = executor, recorder, starts
         self._call_for, self._callback = call_for, callback
         self._on_dispatch, self._on_start = on_dispatch, on_start
         self._inflight: dict[Future, InFlight] = {}
@@ -136,26 +131,6 @@ class Attempts:
             self._on_start()  # it started before it was listed: the supervisor missed it
         future.add_done_callback(partial(self._on_done, item))
 
-    def write_start(self, item: InFlight) -> None:
-        """Write the start of an attempt that is still running (the supervisor calls it)."""
-        start_time = item.start_time
-        started = self.recorder.change_attempt(
-            item.task_id,
-            item.attempt,
-            lambda t, now: t if t.start_time else t.started(now, at=start_time),
-            item.task,
-        )
-        item.start_written = True  # or the attempt is over: its outcome carries the start
-        if started is not None:
-            item.task = started
-
-    def unwritten_start(self, task_id: str, attempt: int) -> datetime | None:
-        """The start of this process's running ``attempt`` of ``task_id``, if not in the store yet."""
-        for item in self.items():
-            if item.task_id == task_id and item.attempt == attempt and not item.start_written:
-                return item.start_time
-        return None
-
     def _on_done(self, item: InFlight, future: Future) -> None:
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
@@ -172,31 +147,9 @@ class Attempts:
 
     def _mark_started(self, item: InFlight) -> bool:
         """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
-        meanwhile, here or by another process.
-
-        An attempt that waited in the queue ``start_delay`` or more writes its
-        start now, with compare-and-set: the write is also the check. One that
-        starts sooner races with any change made that late, as a running
-        attempt does; its start is written with its outcome, or by the
-        supervisor if it runs ``start_delay`` or more: a short job costs one
-        write, not two.
-        """
-        if item.timed_out or item.superseded:
+        meanwhile, here or by another process (``starts.py`` says when its start is written)."""
+        if item.timed_out or item.superseded or not self.starts.begin(item):
             return False
-        began, started_monotonic = self.clock(), time.monotonic()
-        if started_monotonic - item.dispatched_at >= self.start_delay:
-            try:
-                started = self.recorder.change_attempt(
-                    item.task_id, item.attempt, lambda t, now: t.started(now, at=began), known=item.task
-                )
-            except Exception:  # the store is failing: run, and let the outcome carry the start
-                _log.exception("could not record the start of task %s attempt %d", item.task_id, item.attempt)
-            else:
-                if started is None:
-                    return False  # ended, timed out or rerun while it waited: no start to record
-                item.task, item.start_written = started, True
-        # Only an attempt that runs has a start (the outcome and update_task carry it from here).
-        item.start_time, item.started_monotonic = began, started_monotonic
         if not item.start_written:
             self._on_start()
         return True

@@ -31,6 +31,7 @@ from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.logs import QueueLog
 from asynctask.service.params import MainParams
 from asynctask.service.recording import Recorder, compare_and_set
+from asynctask.service.starts import Starts
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
 from asynctask.service.wiring import WorkerSideRepository
@@ -72,10 +73,12 @@ class Runtime:
         self._owns_executor = owns_executor
         self.recorder = Recorder(repository, clock)
         self.queue_log = QueueLog(name, logger_dir)
+        interval = supervise_every(policy, monitor_interval)
+        self.starts = Starts(self.recorder, clock, interval)
         self.attempts = Attempts(
             executor,
             self.recorder,
-            clock,
+            self.starts,
             call_for=self._call_for,
             callback=lambda future, task_id: service.callback(future, task_id),  # a user's override
             on_dispatch=lambda: self.supervisor.start(),
@@ -84,11 +87,12 @@ class Runtime:
         self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
         self.supervisor = Supervisor(
             self.attempts,
+            self.starts,
             self.recorder,
             repository,
             policy,
             clock,
-            interval=supervise_every(policy, monitor_interval),
+            interval=interval,
             monitor_interval=monitor_interval,
             name=name,
             resume=self.resume_orphan if resume else None,
@@ -146,7 +150,7 @@ class Runtime:
             if current is not None:
                 started_at = current.start_time
             else:
-                started_at = self.attempts.unwritten_start(task_id, stored.attempt)
+                started_at = self.starts.unwritten(self.attempts.items(), task_id, stored.attempt)
             return stored.updated(data, self.clock(), started_at)
 
         compare_and_set(self.repository, task_id, updated)

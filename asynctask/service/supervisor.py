@@ -11,6 +11,7 @@ from datetime import datetime
 from asynctask.core import Policy, Reason, TaskRepository, overdue_error
 from asynctask.service.attempts import Attempts
 from asynctask.service.recording import Recorder
+from asynctask.service.starts import Starts
 
 _log = logging.getLogger("asynctask")
 
@@ -27,6 +28,7 @@ class Supervisor:
     def __init__(
         self,
         attempts: Attempts,
+        starts: Starts,
         recorder: Recorder,
         repository: TaskRepository,
         policy: Policy,
@@ -38,7 +40,7 @@ class Supervisor:
         resume: Callable[[str], bool] | None,
         queue_line: Callable[[], str],
     ) -> None:
-        self.attempts, self.recorder, self.repository = attempts, recorder, repository
+        self.attempts, self.starts, self.recorder, self.repository = attempts, starts, recorder, repository
         self.policy, self.clock = policy, clock
         self.interval = interval
         self.monitor_interval = monitor_interval
@@ -49,7 +51,6 @@ class Supervisor:
         self._start_lock = threading.Lock()
         self._wake = threading.Condition()
         self._starts = False  # attempts have started whose start is not written yet
-        self._start_backoff = 0.0  # seconds added to start_delay after a store fault
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -61,41 +62,15 @@ class Supervisor:
                 self._thread.start()
 
     def starts_pending(self) -> None:
-        """An attempt has started: write its start in the attempts' ``start_delay`` if it still runs then."""
+        """An attempt has started: write its start after ``starts.pause`` if it still runs then."""
         if not self._starts:  # under load it is set already: no lock, no wake-up
             with self._wake:
                 self._starts = True
                 self._wake.notify()
 
     def write_starts(self, min_age: float | None = None) -> None:
-        """Write the starts of attempts running for ``min_age`` seconds (default ``start_delay``) or more.
-
-        A round stops at the first store fault (the next waits longer, up to
-        ``interval``) and after ``interval`` seconds, so heartbeats and
-        timeouts never wait long for it.
-        """
-        min_age = self.attempts.start_delay if min_age is None else min_age
-        now, left = time.monotonic(), False
-        for item in self.attempts.items():
-            if item.start_time is None or item.start_written:
-                continue
-            if now - item.started_monotonic < min_age or time.monotonic() - now > self.interval:
-                left = True
-            elif not item.future.done():
-                try:
-                    self.attempts.write_start(item)
-                except Exception as exc:  # the store is failing: back off, then try again
-                    _log.warning(
-                        "could not record the start of task %s attempt %d: %s",
-                        item.task_id,
-                        item.attempt,
-                        exc,
-                    )
-                    self._start_backoff = min(max(self._start_backoff * 2, 0.5), self.interval)
-                    self.starts_pending()
-                    return
-        self._start_backoff = 0.0
-        if left:
+        """One round of ``starts.write_due`` over the attempts in flight; another later if some are left."""
+        if self.starts.write_due(self.attempts.items(), min_age):
             self.starts_pending()
 
     def stop(self) -> None:
@@ -167,8 +142,8 @@ class Supervisor:
             if time.monotonic() >= next_tick:  # heartbeats and timeouts first
                 self._guarded(self.tick)
                 next_tick = time.monotonic() + self.interval
-            # A short attempt ends within start_delay, and its outcome carries its start.
-            if starts and not self._stop.wait(self.attempts.start_delay + self._start_backoff):
+            # A short attempt ends within the pause, and its outcome carries its start.
+            if starts and not self._stop.wait(self.starts.pause):
                 self._guarded(self.write_starts)
 
     @staticmethod

@@ -52,7 +52,7 @@ def test_a_short_attempt_writes_its_start_with_its_outcome(make_service, executo
 def test_a_long_attempt_shows_its_start_while_it_runs(make_service, executor, clock):
     store = CountingRepository()
     service = make_service(cls=Held, repository=store)
-    runtime_of(service).attempts.start_delay = 3600  # this test writes the starts itself
+    runtime_of(service).starts.delay = 3600  # this test writes the starts itself
     service.run(name="slow")
     clock.advance(seconds=2)
     started_at = clock.now
@@ -174,7 +174,7 @@ def test_a_result_the_store_refuses_fails_the_task_with_its_start(make_service, 
 
 def test_a_started_attempt_that_times_out_keeps_its_start(make_service, executor, clock):
     service = make_service(cls=Held, task_timeout=60)
-    runtime_of(service).attempts.start_delay = 3600
+    runtime_of(service).starts.delay = 3600
     service.run(name="late")
     began = clock.now
     worker = threading.Thread(target=executor.run_next)
@@ -207,7 +207,7 @@ def test_a_start_the_store_refused_is_tried_again_after_a_back_off(make_service,
     first, second = ManualExecutor(), ManualExecutor()
     store = FailingOnce()
     service = make_service(cls=Held, repository=store, executor=first)
-    runtime_of(service).attempts.start_delay = 3600
+    runtime_of(service).starts.delay = 3600
     service.run(name="a")
     runtime_of(
         service
@@ -225,10 +225,10 @@ def test_a_start_the_store_refused_is_tried_again_after_a_back_off(make_service,
         min_age=0
     )  # the first write fails: the round stops and backs off
     assert sum(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab") == 0
-    assert runtime_of(service).supervisor._start_backoff == 0.5
+    assert runtime_of(service).starts.backoff == 0.5
     runtime_of(service).supervisor.write_starts(min_age=0)
     assert all(service.retrieve(f"task-{name}")["start_time"] is not None for name in "ab")
-    assert runtime_of(service).supervisor._start_backoff == 0.0
+    assert runtime_of(service).starts.backoff == 0.0
     service.release.set()
     for worker in workers:
         worker.join(5)
