@@ -62,7 +62,9 @@ class InMemoryTaskRepository(TaskRepository):
         stale = [
             record
             for record in records
-            if record[0].status is TaskStatus.RUNNING and record[0].last_sign_of_life < heartbeat_before
+            if record[0].status is TaskStatus.RUNNING
+            and not record[0].never_submitted
+            and record[0].last_sign_of_life < heartbeat_before
         ]
         return [_thaw(record) for record in stale[:limit]]
 

@@ -96,11 +96,14 @@ class MongoTaskRepository(TaskRepository):
             {"heartbeat_time": none, "submit_time": none, "create_time": none, "update_time": before},
             {"heartbeat_time": none, "submit_time": none, "create_time": none, "update_time": none},
         ]
-        documents = self.collection.find({"status": "running", "$or": stale}, {"_id": 0}).limit(limit)
+        running = {"status": "running", "attempt": {"$ne": 0}, "$or": stale}  # attempt 0: never submitted
+        documents = self.collection.find(running, {"_id": 0}).limit(limit)
         return [_from_document(document) for document in documents]
 
     def _encodable(self, task: Task) -> dict:
         # Encode before writing, so every driver (mongomock too) refuses the same values.
+        if "_id" in task.extra:
+            raise UnencodableValueError("the extra field '_id' is MongoDB's own document id")
         document = _to_document(task)
         try:
             bson.encode(document, codec_options=self._codec_options)
@@ -146,7 +149,7 @@ def _from_document(document: dict) -> Task:
         create_time=create_time,
         update_time=update_time,
         submit_time=_aware(document.get("submit_time")) or create_time,
-        attempt=document.get("attempt") or 1,
+        attempt=1 if document.get("attempt") is None else document["attempt"],  # the original kept none
         version=document.get("version") or 0,
         result=document.get("result"),
         error=None if error in (None, "") else str(error),

@@ -44,7 +44,7 @@ _INSERT = f"INSERT OR IGNORE INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.jo
 _TOUCH = "UPDATE tasks SET heartbeat_time = ? WHERE task_id = ? AND attempt = ? AND status = 'running'"
 #: ``Task.last_sign_of_life`` in SQL: the heartbeat, or the submission when none came.
 _STALE = (
-    f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' "
+    f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' AND attempt > 0 "
     "AND COALESCE(heartbeat_time, submit_time) < ? LIMIT ?"
 )
 #: What a busy, locked, missing or broken database file raises.
@@ -80,8 +80,11 @@ class SqliteTaskRepository(TaskRepository):
         # One writer at a time in this process: waiting here wakes at once, while SQLite's
         # busy handler sleeps in steps of milliseconds (other processes still meet it).
         self._write_lock = threading.Lock()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+        if hasattr(os, "register_at_fork"):  # no connection crosses a fork (see _Pool)
+            me = weakref.ref(self)
+            os.register_at_fork(
+                before=functools.partial(_before_fork, me), after_in_child=functools.partial(_after_fork, me)
+            )
         with self._pool.connection() as connection:
             connection.executescript(_SCHEMA)
 
@@ -141,18 +144,22 @@ class SqliteTaskRepository(TaskRepository):
         return connection
 
 
-#: Connections a forked child inherited: SQLite forbids using them there, closing included.
-_INHERITED: list[sqlite3.Connection] = []
-
-
 class _Pool:
-    """At most ``size`` open connections, each lent to one thread at a time, the last given back first."""
+    """At most ``size`` open connections, each lent to one thread at a time, the last given back first.
+
+    Before a fork, the idle connections are closed: SQLite's connections must
+    not cross a fork, and one the child inherited would share SQLite's
+    per-file lock bookkeeping with the child's own, so their OS locks would be
+    missing. A child forked while a connection was lent to another thread
+    refuses to work rather than risk that.
+    """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], size: int, timeout: float) -> None:
         self._connect, self._size, self._timeout = connect, size, timeout
         self._idle: list[sqlite3.Connection] = []
-        self._open = 0  # idle and lent, of this generation
+        self._open = 0  # idle and lent, of every generation
         self._generation = 0  # close() starts a new one: older connections close when given back
+        self._forked_while_lent = False
         self._changed = threading.Condition(threading.Lock())
 
     @contextlib.contextmanager
@@ -168,18 +175,24 @@ class _Pool:
         """Close the idle connections now, and the lent ones when they are given back."""
         with self._changed:
             idle, self._idle = self._idle, []
-            self._open, self._generation = 0, self._generation + 1
+            self._open -= len(idle)
+            self._generation += 1
             self._changed.notify_all()
         for connection in idle:
             connection.close()
 
-    def forget(self) -> None:
-        """In a forked child: start empty, keeping the parent's connections unused (and unclosed)."""
-        _INHERITED.extend(self._idle)
+    def after_fork_in_child(self) -> None:
+        """In a forked child: no connection of the parent is used; one lent at the fork poisons the pool."""
+        self._forked_while_lent = self._open > 0
         self._idle, self._open, self._generation = [], 0, self._generation + 1
         self._changed = threading.Condition(threading.Lock())  # a thread of the parent may have held it
 
     def _borrow(self) -> tuple[sqlite3.Connection, int]:
+        if self._forked_while_lent:
+            raise sqlite3.OperationalError(
+                "this process was forked while another thread used a connection of this store; "
+                "open a new SqliteTaskRepository in the child"
+            )
         with self._changed:
             if not self._changed.wait_for(lambda: self._idle or self._open < self._size, self._timeout):
                 raise sqlite3.OperationalError(
@@ -197,20 +210,26 @@ class _Pool:
 
     def _give_back(self, connection: sqlite3.Connection | None, generation: int) -> None:
         with self._changed:
-            current = generation == self._generation
-            if current and connection is not None:
+            keep = connection is not None and generation == self._generation
+            if keep:
                 self._idle.append(connection)
-            elif current:
-                self._open -= 1  # it could not be opened
+            else:
+                self._open -= 1  # closed below, or it could not be opened
             self._changed.notify()
-        if not current and connection is not None:
+        if not keep and connection is not None:
             connection.close()
+
+
+def _before_fork(repository_ref: weakref.ref) -> None:
+    repository = repository_ref()
+    if repository is not None:
+        repository._pool.close()
 
 
 def _after_fork(repository_ref: weakref.ref) -> None:
     repository = repository_ref()
     if repository is not None:
-        repository._pool.forget()
+        repository._pool.after_fork_in_child()
         repository._write_lock = threading.Lock()  # a thread of the parent may have held it
 
 

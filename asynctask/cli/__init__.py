@@ -53,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from asynctask.core import Action, Policy, decide, overdue_error
+    from asynctask.core import Policy, decide, overdue_error
     from asynctask.service.base import task_detail, utc_now
 
     repository = open_repository(args.store)
@@ -65,7 +65,7 @@ def _status(args: argparse.Namespace) -> int:
     detail = task_detail(task)
     policy = Policy(task_timeout=args.task_timeout, lease=args.lease or None)
     decision = decide(task, utc_now(), policy)
-    if not task.status.finished and decision.action is Action.RESUBMIT:
+    if not task.status.finished and decision.overdue:
         # What the service answers for it: the stored record is left to the service to change.
         detail.update(status="failed", error=overdue_error(decision.reason, policy))
         print(f"asynctask status: recorded running, but {decision.reason.value}", file=sys.stderr)
@@ -103,6 +103,8 @@ def _print_json(detail: dict) -> None:
 def _options(args: argparse.Namespace, target: type) -> ServeOptions:
     if args.workers < 1 or args.threads < 1:
         raise ServeError("--workers and --threads must be at least 1")
+    if not 0 < args.port < 65536:
+        raise ServeError(f"--port must be from 1 to 65535, got {args.port}")
     return ServeOptions(
         target=target,
         store=args.store,

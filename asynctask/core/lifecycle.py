@@ -39,11 +39,16 @@ class Decision:
     action: Action
     reason: Reason
 
+    @property
+    def overdue(self) -> bool:
+        """A running attempt past its time: timed out, or its owner is gone."""
+        return self.reason in (Reason.TIMED_OUT, Reason.ORPHANED)
+
 
 def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     """Decide whether a submission creates, resubmits or keeps the stored task.
 
-    - no stored task: create;
+    - no stored task: create; one ``update_task`` made and never submitted: resubmit (as new);
     - running: kept until ``task_timeout`` has passed since its submission
       (resubmitted as timed out), or until no heartbeat came for ``lease``
       (resubmitted as orphaned: its owner is gone); two live attempts never
@@ -54,6 +59,8 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     """
     if stored is None:
         return Decision(Action.CREATE, Reason.NEW)
+    if stored.status is TaskStatus.RUNNING and stored.never_submitted:  # made by update_task
+        return Decision(Action.RESUBMIT, Reason.NEW)
     if policy.timed_out(stored, now):
         return Decision(Action.RESUBMIT, Reason.TIMED_OUT)
     if policy.orphaned(stored, now):

@@ -61,7 +61,8 @@ class Policy:
 
     def timed_out(self, task: Task, now: datetime) -> bool:
         """A running attempt submitted ``task_timeout`` ago or more: it is failed with ``TimeoutError``."""
-        return task.status is TaskStatus.RUNNING and now - task.submit_time >= self.task_timeout
+        running = task.status is TaskStatus.RUNNING and not task.never_submitted
+        return running and now - task.submit_time >= self.task_timeout
 
     def orphaned(self, task: Task, now: datetime) -> bool:
         """A running attempt whose owner gave no sign of life for longer than ``lease``: its process is gone.
@@ -71,6 +72,7 @@ class Policy:
         return (
             self.lease is not None
             and task.status is TaskStatus.RUNNING
+            and not task.never_submitted
             and task.last_sign_of_life < now - self.lease
         )
 

@@ -144,14 +144,23 @@ class Task:
     def created_by_update(cls, task_id: str, data: Mapping[str, Any], now: datetime) -> Task:
         """The task ``update_task`` creates under an id not stored yet, as the original library's upsert did.
 
-        It is ``running`` unless ``data`` says otherwise; one created ``failed``
-        with ``params`` is rerun by submitting its id.
+        It is ``running`` unless ``data`` says otherwise, at attempt 0: never
+        submitted, so the first submission of its id runs it, and nothing takes
+        it for timed out or orphaned. One created ``failed`` with ``params`` is
+        rerun by submitting its id.
         """
         changes, extra = _update_fields(data)
         status = changes.pop("status", RUNNING)
         params = changes.pop("params", {})
         end_time = now if status.finished else None
-        return cls(task_id, status, params, now, now, now, end_time=end_time, extra=extra, **changes)
+        return cls(
+            task_id, status, params, now, now, now, attempt=0, end_time=end_time, extra=extra, **changes
+        )
+
+    @property
+    def never_submitted(self) -> bool:
+        """Created by ``update_task``, not by a submission: no attempt of it ever ran."""
+        return self.attempt == 0
 
     def heartbeat(self, now: datetime) -> Task:
         """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""

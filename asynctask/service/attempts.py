@@ -28,6 +28,7 @@ _log = logging.getLogger("asynctask")
 class CurrentAttempt:
     """The attempt a ``callback`` call is about: only it may be recorded or updated from there."""
 
+    task_id: str
     attempt: int
     #: Its start, if not written yet: the outcome (or ``update_task``) writes it.
     start_time: datetime | None
@@ -134,7 +135,9 @@ class Attempts:
     def _on_done(self, item: InFlight, future: Future) -> None:
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
-        token = CURRENT_ATTEMPT.set(CurrentAttempt(item.attempt, start_time or item.start_time, item.task))
+        token = CURRENT_ATTEMPT.set(
+            CurrentAttempt(item.task_id, item.attempt, start_time or item.start_time, item.task)
+        )
         try:
             self._callback(view, item.task_id)
         except Exception:

@@ -127,7 +127,7 @@ def fits(value: Any, schema: Mapping) -> bool:
     if "anyOf" in schema:
         return any(fits(value, option) for option in schema["anyOf"])
     if "enum" in schema:
-        return any(type(value) is type(choice) and value == choice for choice in schema["enum"])
+        return any(_same_choice(value, choice) for choice in schema["enum"])
     kind = schema.get("type")
     if kind is None or (kind == "integer" and _whole_float(value)):
         return True
@@ -147,6 +147,12 @@ def as_declared(value: Any, schema: Mapping) -> Any:
     if "anyOf" in schema:
         option = next((option for option in schema["anyOf"] if fits(value, option)), {})
         return as_declared(value, option)
+    if (
+        "enum" in schema
+        and _whole_float(value)
+        and any(type(c) is int and c == value for c in schema["enum"])
+    ):
+        return int(value)  # the choice it stands for
     kind = schema.get("type")
     if kind == "integer" and _whole_float(value):
         return int(value)
@@ -155,6 +161,13 @@ def as_declared(value: Any, schema: Mapping) -> Any:
     if kind == "object" and "additionalProperties" in schema and isinstance(value, dict):
         return {key: as_declared(item, schema["additionalProperties"]) for key, item in value.items()}
     return value
+
+
+def _same_choice(value: Any, choice: Any) -> bool:
+    """``value`` is the ``Literal`` choice: of its JSON type (a whole float is an int), and equal."""
+    if type(choice) is int and _whole_float(value):
+        return value == choice
+    return type(value) is type(choice) and value == choice
 
 
 def _whole_float(value: Any) -> bool:

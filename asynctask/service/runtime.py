@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from asynctask.core import (
-    Action,
     AsyncTaskError,
     Policy,
     Reason,
@@ -115,28 +114,31 @@ class Runtime:
 
     def retrieve(self, task_id: str) -> dict | None:
         """The task's detail, or ``None``; a running task past its time reads as failed (or is resumed)."""
-        task = self.repository.get(task_id)
+        task = self.repository.get(check_task_id(task_id))
         if task is None:
             return None
         if not task.status.finished:
             decision = decide(task, self.clock(), self.policy)
-            if decision.action is Action.RESUBMIT:
+            if decision.overdue:
                 task = self._end_overdue(task, decision.reason)
         return task_detail(task)
 
     def record_callback(self, future: Future, task_id: str) -> None:
         """The default ``callback``: record the result or error of the attempt that ended."""
         current = CURRENT_ATTEMPT.get()
-        if current is None:
+        if current is None or current.task_id != task_id:
             self.recorder.record_future(future, task_id, None, None, None)
         else:
             self.recorder.record_future(future, task_id, current.attempt, current.start_time, current.known)
 
     def update_task(self, task_id: str, data: Mapping[str, Any]) -> None:
         """Set fields of a stored task; inside ``callback``, only of the attempt that ended."""
+        check_task_id(task_id)
         if not isinstance(data, Mapping):
             raise TypeError(f"update_task data must be a mapping, got {type(data).__name__}")
         current = CURRENT_ATTEMPT.get()
+        if current is not None and current.task_id != task_id:
+            current = None  # a callback updating another task: no fence, no start of its own
 
         def updated(stored: Task | None) -> Task | None:
             if stored is None:  # as the original library's upsert: the record is created

@@ -55,4 +55,6 @@ class Submission:
     def resume(self, task_id: str) -> bool:
         """Rerun a stored task if the lifecycle re-opens it (failed, timed out, orphaned, expired)."""
         stored = self.repository.get(task_id)
-        return stored is not None and self.submit(task_id, None).attempt != stored.attempt
+        if stored is None or stored.never_submitted:  # update_task made it: nothing of it ran to resume
+            return False
+        return self.submit(task_id, None).attempt != stored.attempt

@@ -94,3 +94,10 @@ def test_constructing_the_store_creates_a_unique_index_on_task_id(store, collect
     indexes = collection.index_information().values()
 
     assert any(index["key"] == [("task_id", 1)] and index.get("unique") for index in indexes)
+
+
+def test_an_extra_field_named_like_mongos_own_id_is_refused_clearly(store, now):
+    from asynctask.core import Task, UnencodableValueError
+
+    with pytest.raises(UnencodableValueError, match="_id"):
+        store.insert(Task.created_by_update("b", {"_id": 1}, now))

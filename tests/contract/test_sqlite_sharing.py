@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from asynctask.adapters.sqlite import MAX_CONNECTIONS, SqliteTaskRepository
+from asynctask.core import StoreUnavailableError
 from tests.contract.conftest import T0, make_task
 
 WRITERS, OPENERS, TASKS_PER_WRITER = 3, 2, 300
@@ -217,3 +218,70 @@ def test_writers_survive_other_processes_opening_the_file_and_every_row_is_there
     assert check.execute("SELECT count(*) FROM tasks").fetchone()[0] == WRITERS * TASKS_PER_WRITER
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     check.close()
+
+
+def _write_around_the_parents_close(repository, parent_closed, results) -> None:
+    results.put(repository.insert(make_task(task_id="before-close")))
+    parent_closed.wait(30)
+    results.put(repository.insert(make_task(task_id="after-close")))
+
+
+def test_a_forked_child_keeps_every_write_when_the_parent_closes_its_store(tmp_path):
+    # A connection that crossed the fork would share SQLite's lock bookkeeping with the child's:
+    # the parent's close would then delete -wal under the child, and its writes would be lost.
+    repository = SqliteTaskRepository(tmp_path / "tasks.db")
+    repository.get("warm")  # an idle connection in the parent's pool
+    context = multiprocessing.get_context("fork")
+    parent_closed, results = context.Event(), context.Queue()
+    child = context.Process(target=_write_around_the_parents_close, args=(repository, parent_closed, results))
+    child.start()
+    assert results.get(timeout=30) is True
+    repository.close()
+    parent_closed.set()
+    assert results.get(timeout=30) is True
+    child.join(30)
+    fresh = SqliteTaskRepository(tmp_path / "tasks.db")
+    assert fresh.get("before-close") is not None and fresh.get("after-close") is not None
+    fresh.close()
+
+
+def _use_after_fork(repository, results) -> None:
+    try:
+        repository.get("task-1")
+    except StoreUnavailableError as exc:
+        results.put(str(exc))
+    else:
+        results.put("used")
+
+
+def test_a_child_forked_while_a_connection_was_in_use_refuses_the_store(store):
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._pool.connection():
+            entered.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(5)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_use_after_fork, args=(store, results))
+    child.start()
+    answer = results.get(timeout=30)
+    child.join(30)
+    release.set()
+    holder.join(10)
+    assert "forked while another thread used a connection" in answer
+    assert store.get("task-1") is not None  # the parent goes on
+
+
+def test_a_close_while_connections_are_lent_keeps_the_bound(tmp_path):
+    repository = SqliteTaskRepository(tmp_path / "tasks.db", max_connections=1, busy_timeout=0.2)
+    with repository._pool.connection():
+        repository.close()  # e.g. stop() while a request thread still reads
+        with pytest.raises(StoreUnavailableError, match="stayed in use"):
+            repository.get("task-1")  # a second connection would break max_connections=1
+    assert repository.get("task-1") is None  # given back (and closed): the next one opens
+    repository.close()

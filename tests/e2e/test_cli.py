@@ -148,3 +148,11 @@ def test_serve_takes_a_task_timeout_in_fractions_of_a_second(tmp_path):
     finally:
         server.stop()
     assert server.process.returncode == 0
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_serve_explains_a_port_out_of_range_in_one_line(capsys, tmp_path, port):
+    args = ["serve", "tests.e2e.sample_app:Recorder", "--store", "memory://", "--log-dir", str(tmp_path)]
+    assert main([*args, "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert "--port must be from 1 to 65535" in err and "Traceback" not in err

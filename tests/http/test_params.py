@@ -185,3 +185,15 @@ def test_a_whole_number_written_as_a_float_reaches_main_as_an_int(tmp_path):
         assert api.wait(5)
         assert api.retrieve(task_id)["result"] == ["int", ["int", "int"]]
         assert api.retrieve(python_id)["result"] == ["int", []]
+
+
+def test_a_whole_float_is_the_literal_int_choice_it_equals():
+    def main(size: Literal[1, 2] = 1, logger=None):
+        return size
+
+    params = MainParams(main)
+    assert params.check({"size": 2.0}) == {"size": 2} and type(params.check({"size": 2.0})["size"]) is int
+    with pytest.raises(InvalidParamsError):
+        params.check({"size": 3.0})
+    with pytest.raises(InvalidParamsError):
+        params.check({"size": True})

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from asynctask import TaskStatus
-from asynctask.core import IllegalTransitionError
+from asynctask.core import IllegalTransitionError, InvalidTaskIdError
 from tests.service.apps import Counter
 
 
@@ -164,7 +164,7 @@ def test_a_record_created_by_update_task_as_failed_with_params_can_be_rerun(serv
     detail = service.retrieve("task-old")
     assert (detail["status"], detail["attempt"], detail["result"]) == (
         "success",
-        2,
+        1,
         {"name": "old", "value": None},
     )
 
@@ -175,3 +175,41 @@ def test_update_task_cannot_make_a_finished_task_running_again(service, executor
     with pytest.raises(IllegalTransitionError, match="submit it again"):
         service.update_task("task-f", {"status": "running"})
     assert service.retrieve("task-f")["status"] == "success"
+
+
+def test_a_running_record_created_by_update_task_runs_at_its_first_submission(service, executor, clock):
+    service.update_task("task-up", {"progress": 0.0})  # running, but never submitted
+    clock.advance(seconds=3600)  # no lease or timeout applies to what nothing ran
+    assert service.retrieve("task-up")["status"] == "running"
+    service.run(name="up")
+    executor.run_all()
+    detail = service.retrieve("task-up")
+    assert (detail["status"], detail["attempt"], service.calls) == ("success", 1, [{"name": "up"}])
+
+
+def test_update_task_of_another_task_from_a_callback_is_not_fenced_by_the_ending_attempt(
+    make_service, executor
+):
+    class Parent(Counter):
+        def callback(self, future, task_id):
+            super().callback(future, task_id)
+            if task_id == "task-child":
+                self.update_task("task-parent", {"child": "done"})
+
+    service = make_service(cls=Parent)
+    service.run(name="parent")
+    executor.run_all()
+    service.update_task("task-parent", {"status": "failed", "error": "E: x"})
+    service.run(name="parent")  # attempt 2 of the parent
+    executor.run_all()
+    service.run(name="child")
+    executor.run_all()
+    assert service.retrieve("task-parent")["child"] == "done"
+
+
+@pytest.mark.parametrize("bad", [{"$ne": None}, 7, ""])
+def test_retrieve_and_update_task_refuse_a_task_id_that_is_not_a_non_empty_string(service, bad):
+    with pytest.raises(InvalidTaskIdError):
+        service.retrieve(bad)
+    with pytest.raises(InvalidTaskIdError):
+        service.update_task(bad, {"note": "x"})
