@@ -36,8 +36,9 @@ class MongoTaskRepository(TaskRepository):
     """Tasks as documents; a unique index on ``task_id``, compare-and-set on ``version``."""
 
     @_unavailable
-    def __init__(self, collection: Any, *, ensure_index: bool = True) -> None:
+    def __init__(self, collection: Any, *, ensure_index: bool = True, owns_client: bool = False) -> None:
         self.collection = collection
+        self._owns_client = owns_client  # opened from a store URL: close() closes it
         options = getattr(collection, "codec_options", None)
         self._codec_options = options if isinstance(options, CodecOptions) else CodecOptions()
         if ensure_index:
@@ -47,6 +48,11 @@ class MongoTaskRepository(TaskRepository):
 
     def __repr__(self) -> str:
         return f"MongoTaskRepository({self.collection.full_name!r})"
+
+    def close(self) -> None:
+        """Close the client if this repository opened it from a store URL; a caller's client stays open."""
+        if self._owns_client:
+            self.collection.database.client.close()
 
     @_unavailable
     def get(self, task_id: str) -> Task | None:

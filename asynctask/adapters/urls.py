@@ -77,7 +77,7 @@ def _mongo(url: str) -> TaskRepository:
     except Exception as exc:  # pymongo's ConfigurationError, InvalidURI, ValueError ...
         raise StoreURLError(f"invalid MongoDB URL {url!r}: {exc}") from exc
     try:
-        return MongoTaskRepository(client[database][collection])
+        return MongoTaskRepository(client[database][collection], owns_client=True)
     except (PyMongoError, StoreUnavailableError) as exc:
         client.close()
         raise StoreUnavailableError(

@@ -51,3 +51,17 @@ def test_malformed_urls_say_what_is_wrong(url, message):
     with pytest.raises(StoreURLError, match=message):
         open_repository(url)
     assert issubclass(StoreURLError, ValueError)
+
+
+def test_a_mongo_store_closes_the_client_it_opened_from_a_url_and_only_that_one():
+    import mongomock
+
+    from asynctask.adapters.mongo import MongoTaskRepository
+
+    closed = []
+    client = mongomock.MongoClient()
+    client.close = lambda: closed.append("theirs")
+    MongoTaskRepository(client.db.tasks).close()
+    assert closed == []
+    MongoTaskRepository(client.db.tasks, owns_client=True).close()
+    assert closed == ["theirs"]
