@@ -9,9 +9,8 @@ from flask import request
 
 from asynctask.core import InvalidTaskIdError, check_task_id
 from asynctask.http.envelope import ApiError, detail
+from asynctask.service.params import INT_MAX, INT_MIN
 
-#: The largest and smallest integers accepted: what every store (BSON int64 included) holds.
-INT_MAX, INT_MIN = 2**63 - 1, -(2**63)
 #: How deeply arrays and objects may nest in a body.
 MAX_DEPTH = 64
 JSON_TYPE_HINT = (

@@ -5,9 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from asynctask.http.body import INT_MAX, INT_MIN
 from asynctask.http.docstring import parse_docstring
-from asynctask.service.params import MainParams
+from asynctask.service.params import INT_MAX, INT_MIN, MainParams
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/"

@@ -11,6 +11,9 @@ from typing import Any
 
 from asynctask.core import InvalidParamsError
 
+#: The range of every number a submission may hold: what every store (BSON int64 too) keeps; one range
+#: for floats as well, since JSON Schema counts 1e20 as an integer.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: The keyword ``main`` receives its logger by; never a client's param.
 LOGGER = "logger"
 #: Names a client can never pass as params, and why.
@@ -172,7 +175,7 @@ def _same_choice(value: Any, choice: Any) -> bool:
 
 def _whole_float(value: Any) -> bool:
     """A float JSON would write as an integer of 64 bits or less, such as ``2.0``."""
-    return type(value) is float and value.is_integer() and -(2**63) <= value < 2**63
+    return type(value) is float and value.is_integer() and INT_MIN <= value <= INT_MAX
 
 
 def describe(schema: Mapping) -> str:
