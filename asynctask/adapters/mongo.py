@@ -8,7 +8,7 @@ library stay readable; fields AsyncTask does not own are kept as ``extra``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import bson
@@ -17,12 +17,22 @@ from bson.errors import InvalidDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from asynctask.adapters._errors import store_errors
-from asynctask.core import Task, TaskRepository, UnencodableValueError
+from asynctask.core import Page, Position, Task, TaskRepository, TaskStatus, UnencodableValueError
 
 _CORE_FIELDS = (
     "task_id status params create_time update_time submit_time attempt version "
     "result error start_time end_time heartbeat_time"
 ).split()
+
+#: The field MongoDB's TTL index expires finished tasks by, when the service keeps them for a while.
+EXPIRE_FIELD = "expire_time"
+#: How much later than the service MongoDB expires a task: the service, which removes its log
+#: file too, gets there first; the TTL index is the backstop for when no service runs.
+TTL_GRACE = timedelta(hours=1)
+_FINISHED = [TaskStatus.SUCCESS.value, TaskStatus.FAILED.value]
+
+#: Fields of a document that are MongoDB's or the store's, never the task's.
+_NOT_EXTRA = frozenset({"_id", EXPIRE_FIELD})
 
 # What a document without times reads as: long finished.
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -41,10 +51,16 @@ class MongoTaskRepository(TaskRepository):
         self._owns_client = owns_client  # opened from a store URL: close() closes it
         options = getattr(collection, "codec_options", None)
         self._codec_options = options if isinstance(options, CodecOptions) else CodecOptions()
+        self._ensure_index = ensure_index
+        self._expire_after: timedelta | None = None
         if ensure_index:
             collection.create_index("task_id", unique=True)
             # What resume looks for: running tasks by heartbeat.
             collection.create_index([("status", 1), ("heartbeat_time", 1)])
+            # Listings, newest first, of one status or of all; retention by end time.
+            collection.create_index([("status", 1), ("create_time", -1), ("task_id", -1)])
+            collection.create_index([("create_time", -1), ("task_id", -1)])
+            collection.create_index([("status", 1), ("end_time", 1)])
 
     def __repr__(self) -> str:
         return f"MongoTaskRepository({self.collection.full_name!r})"
@@ -61,9 +77,23 @@ class MongoTaskRepository(TaskRepository):
         return None if document is None else _from_document(document)
 
     @_unavailable
+    def expire_finished(self, after: timedelta) -> None:
+        """Let MongoDB delete finished tasks by itself, ``TTL_GRACE`` after the service would.
+
+        Each finished task written from now on carries ``expire_time`` (its
+        ``end_time`` + ``after`` + ``TTL_GRACE``) under a TTL index; a rerun
+        clears it.
+        """
+        self._expire_after = after + TTL_GRACE
+        if self._ensure_index:
+            self.collection.create_index(EXPIRE_FIELD, expireAfterSeconds=0)
+
+    @_unavailable
     def insert(self, task: Task) -> bool:
         """Store a new task unless its id is taken."""
         document = self._encodable(task)
+        if (expire := self._expiry(task)) is not None:
+            document[EXPIRE_FIELD] = expire
         try:
             self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -75,10 +105,12 @@ class MongoTaskRepository(TaskRepository):
         """Store ``task`` if the stored version is still ``expected_version``."""
         # Documents of the original library have no version: they read as 0.
         version = expected_version if expected_version else {"$in": [0, None]}
-        document = self._encodable(task)
-        outcome = self.collection.update_one(
-            {"task_id": task.task_id, "version": version}, {"$set": document}
-        )
+        change: dict = {"$set": self._encodable(task)}
+        if (expire := self._expiry(task)) is not None:
+            change["$set"][EXPIRE_FIELD] = expire
+        else:
+            change["$unset"] = {EXPIRE_FIELD: ""}  # running again, or no expiry: nothing expires it
+        outcome = self.collection.update_one({"task_id": task.task_id, "version": version}, change)
         return outcome.matched_count == 1
 
     @_unavailable
@@ -106,16 +138,90 @@ class MongoTaskRepository(TaskRepository):
         documents = self.collection.find(running, {"_id": 0}).limit(limit)
         return [_from_document(document) for document in documents]
 
+    @_unavailable
+    def list(
+        self,
+        status: TaskStatus | None = None,
+        *,
+        limit: int,
+        after: Position | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        """One page, newest first, from the index on ``(status, create_time, task_id)``.
+
+        Documents without ``create_time`` (the original library's) come last,
+        and never match ``since`` or ``until``.
+        """
+        conditions: list[dict] = []
+        if status is not None:
+            conditions.append({"status": TaskStatus(status).value})
+        created = {"$gte": since} if since is not None else {}
+        if until is not None:
+            created["$lt"] = until
+        if created:
+            conditions.append({"create_time": created})
+        if after is not None and after.create_time is None:
+            conditions.append({"create_time": None, "task_id": {"$lt": after.task_id}})
+        elif after is not None:
+            time, task_id = after.create_time, after.task_id
+            below = [{"create_time": {"$lt": time}}, {"create_time": time, "task_id": {"$lt": task_id}}]
+            conditions.append({"$or": [*below, {"create_time": None}]})
+        query = {"$and": conditions} if len(conditions) > 1 else (conditions[0] if conditions else {})
+        order = [("create_time", -1), ("task_id", -1)]
+        documents = list(self.collection.find(query, {"_id": 0}).sort(order).limit(limit + 1))
+        tasks = [_from_document(document) for document in documents[:limit]]
+        if len(documents) <= limit:
+            return Page(tasks, None)
+        last = documents[limit - 1]
+        return Page(tasks, Position(_aware(last.get("create_time")), last["task_id"]))
+
+    @_unavailable
+    def delete(self, task_ids: Iterable[str], *, ended_before: datetime | None = None) -> int:
+        """Delete the tasks with these ids in one write (with ``ended_before``: only if still so)."""
+        query: dict = {"task_id": {"$in": list(dict.fromkeys(task_ids))}}
+        if not query["task_id"]["$in"]:
+            return 0
+        if ended_before is not None:
+            query.update(status={"$in": _FINISHED}, end_time={"$lt": ended_before})
+        return self.collection.delete_many(query).deleted_count
+
+    @_unavailable
+    def finished_before(
+        self, time: datetime, status: TaskStatus | None = None, limit: int = 100
+    ) -> list[str]:
+        """Ids of finished tasks that ended before ``time``, from the index on ``(status, end_time)``."""
+        documents = self.collection.find(_finished(time, status), {"_id": 0, "task_id": 1}).limit(limit)
+        return [document["task_id"] for document in documents]
+
+    @_unavailable
+    def count_finished_before(self, time: datetime, status: TaskStatus | None = None) -> int:
+        """How many finished tasks ended before ``time``."""
+        return self.collection.count_documents(_finished(time, status))
+
+    def _expiry(self, task: Task) -> datetime | None:
+        if self._expire_after is None or not task.status.finished or task.end_time is None:
+            return None
+        return task.end_time + self._expire_after
+
     def _encodable(self, task: Task) -> dict:
         # Encode before writing, so every driver (mongomock too) refuses the same values.
         if "_id" in task.extra:
             raise UnencodableValueError("the extra field '_id' is MongoDB's own document id")
+        if EXPIRE_FIELD in task.extra:
+            raise UnencodableValueError(f"the extra field {EXPIRE_FIELD!r} is the store's own expiry")
         document = _to_document(task)
         try:
             bson.encode(document, codec_options=self._codec_options)
         except (InvalidDocument, OverflowError) as exc:
             raise _unencodable(task, self._codec_options) from exc
         return document
+
+
+def _finished(time: datetime, status: TaskStatus | None) -> dict:
+    statuses = _FINISHED if status is None else [TaskStatus(status).value]
+    statuses = [value for value in statuses if value in _FINISHED]  # never a running task
+    return {"status": {"$in": statuses}, "end_time": {"$lt": time}}
 
 
 def _unencodable(task: Task, options: CodecOptions) -> UnencodableValueError:
@@ -146,7 +252,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def _from_document(document: dict) -> Task:
     update_time = _aware(document.get("update_time")) or _LONG_AGO
     create_time = _aware(document.get("create_time")) or update_time
-    extra = {k: v for k, v in document.items() if k not in _CORE_FIELDS and k != "_id"}
+    extra = {k: v for k, v in document.items() if k not in _CORE_FIELDS and k not in _NOT_EXTRA}
     error = document.get("error")
     return Task(
         task_id=document["task_id"],

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from asynctask.adapters._errors import store_errors
 from asynctask.adapters._json import dumps
-from asynctask.core import Task, TaskRepository
+from asynctask.core import Page, Position, Task, TaskRepository, TaskStatus, utc
+from asynctask.core.listing import page_of
 
 _COLUMNS = (
     "task_id status params create_time update_time submit_time attempt version "
@@ -38,6 +39,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     extra       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_running_heartbeat ON tasks (heartbeat_time) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS tasks_status_created ON tasks (status, create_time, task_id);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks (create_time, task_id);
+CREATE INDEX IF NOT EXISTS tasks_status_ended ON tasks (status, end_time) WHERE end_time IS NOT NULL;
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE task_id = ?"
 _INSERT = f"INSERT OR IGNORE INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -47,6 +51,10 @@ _STALE = (
     f"SELECT {', '.join(_COLUMNS)} FROM tasks WHERE status = 'running' AND attempt > 0 "
     "AND COALESCE(heartbeat_time, submit_time) < ? LIMIT ?"
 )
+#: Retention: finished tasks by ``end_time``, one status at a time (``?`` is the status).
+_FINISHED = "FROM tasks WHERE status = ? AND end_time IS NOT NULL AND end_time < ?"
+_DELETE = "DELETE FROM tasks WHERE task_id = ?"
+_DELETE_ENDED = _DELETE + " AND status IN ('success', 'failed') AND end_time IS NOT NULL AND end_time < ?"
 #: What a busy, locked, missing or broken database file raises.
 _unavailable = store_errors(sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE task_id = ? AND version = ?"
@@ -123,6 +131,77 @@ class SqliteTaskRepository(TaskRepository):
         with self._pool.connection() as connection:
             rows = connection.execute(_STALE, (_time(heartbeat_before), limit)).fetchall()
         return [_from_row(row) for row in rows]
+
+    @_unavailable
+    def list(
+        self,
+        status: TaskStatus | None = None,
+        *,
+        limit: int,
+        after: Position | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        """One page, newest first, from the index on ``(status, create_time, task_id)``."""
+        if after is not None and after.create_time is None:
+            return Page([], None)  # a position past every task with a time: none here lacks one
+        where, values = [], []
+        if status is not None:
+            where.append("status = ?")
+            values.append(TaskStatus(status).value)
+        if after is not None:
+            where.append("(create_time, task_id) < (?, ?)")
+            values += [_time(after.create_time), after.task_id]
+        if since is not None:
+            where.append("create_time >= ?")
+            values.append(_time(since))
+        if until is not None:
+            where.append("create_time < ?")
+            values.append(_time(until))
+        query = f"SELECT {', '.join(_COLUMNS)} FROM tasks"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY create_time DESC, task_id DESC LIMIT ?"
+        with self._pool.connection() as connection:
+            rows = connection.execute(query, (*values, limit + 1)).fetchall()
+        return page_of([_from_row(row) for row in rows], limit)
+
+    @_unavailable
+    def delete(self, task_ids: Iterable[str], *, ended_before: datetime | None = None) -> int:
+        """Delete the tasks with these ids in one transaction (with ``ended_before``: only if still so)."""
+        if ended_before is None:
+            query, rows = _DELETE, [(task_id,) for task_id in dict.fromkeys(task_ids)]
+        else:
+            before = _time(ended_before)
+            query, rows = _DELETE_ENDED, [(task_id, before) for task_id in dict.fromkeys(task_ids)]
+        if not rows:
+            return 0
+        with self._pool.connection() as connection, self._write_lock, connection:
+            connection.execute("BEGIN IMMEDIATE")
+            return connection.executemany(query, rows).rowcount
+
+    @_unavailable
+    def finished_before(
+        self, time: datetime, status: TaskStatus | None = None, limit: int = 100
+    ) -> list[str]:
+        """Ids of finished tasks that ended before ``time``, from the index on ``(status, end_time)``."""
+        found: list[str] = []
+        with self._pool.connection() as connection:
+            for value in _finished_statuses(status):
+                if len(found) < limit:
+                    query = f"SELECT task_id {_FINISHED} LIMIT ?"
+                    rows = connection.execute(query, (value, _time(time), limit - len(found)))
+                    found += [task_id for (task_id,) in rows]
+        return found
+
+    @_unavailable
+    def count_finished_before(self, time: datetime, status: TaskStatus | None = None) -> int:
+        """How many finished tasks ended before ``time``."""
+        with self._pool.connection() as connection:
+            return sum(
+                connection.execute(f"SELECT COUNT(*) {_FINISHED}", (value, _time(time))).fetchone()[0]
+                for value in _finished_statuses(status)
+            )
 
     def __repr__(self) -> str:
         return f"SqliteTaskRepository({self.path!r})"
@@ -234,7 +313,13 @@ def _after_fork(repository_ref: weakref.ref) -> None:
 
 
 def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="milliseconds")
+    return None if value is None else utc(value).isoformat(timespec="milliseconds")
+
+
+def _finished_statuses(status: TaskStatus | None) -> list[str]:
+    if status is None:
+        return [TaskStatus.SUCCESS.value, TaskStatus.FAILED.value]
+    return [TaskStatus(status).value] if TaskStatus(status).finished else []
 
 
 def _parse_time(value: str | None) -> datetime | None:

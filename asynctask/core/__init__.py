@@ -8,6 +8,7 @@ from asynctask.core.errors import (
     AttemptSupersededError,
     IllegalTransitionError,
     InMemoryStoreWarning,
+    InvalidArgumentError,
     InvalidParamsError,
     InvalidTaskIdError,
     OwnerLostError,
@@ -22,6 +23,7 @@ from asynctask.core.errors import (
 )
 from asynctask.core.ids import check_task_id
 from asynctask.core.lifecycle import Action, Decision, Reason, decide, overdue_error
+from asynctask.core.listing import MAX_PAGE, Page, Position
 from asynctask.core.policy import Policy, to_timedelta
 from asynctask.core.ports import TaskRepository
 from asynctask.core.status import TaskStatus
@@ -34,10 +36,14 @@ __all__ = [
     "Decision",
     "IllegalTransitionError",
     "InMemoryStoreWarning",
+    "InvalidArgumentError",
     "InvalidParamsError",
+    "MAX_PAGE",
     "InvalidTaskIdError",
     "OwnerLostError",
+    "Page",
     "Policy",
+    "Position",
     "Reason",
     "RemoteTaskError",
     "ServeError",

@@ -23,6 +23,14 @@ class InvalidParamsError(AsyncTaskError, TypeError):
         self.details = list(details or [])
 
 
+class InvalidArgumentError(AsyncTaskError, ValueError):
+    """An argument of a query (a listing, a log read, a purge) out of its range; ``argument`` names it."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
 class InvalidTaskIdError(AsyncTaskError, TypeError, ValueError):
     """A task id that is not a non-empty string; ``field`` names where it came from, ``problem`` says how."""
 

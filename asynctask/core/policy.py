@@ -42,6 +42,10 @@ def _lease(value: object) -> timedelta | None:
     return None if value is None else to_timedelta(value, "lease")
 
 
+def _keep_finished(value: object) -> timedelta | None:
+    return None if value is None else to_timedelta(value, "keep_finished")
+
+
 DEFAULT_TASK_TIMEOUT = defaults.TASK_TIMEOUT
 DEFAULT_LEASE = defaults.LEASE
 
@@ -52,12 +56,14 @@ class Policy:
 
     ``task_timeout`` (from submission) and ``lease`` (since the owner's last
     heartbeat; ``None`` disables it) re-open running tasks;
-    ``rerun_time_limit`` re-opens finished ones.
+    ``rerun_time_limit`` re-opens finished ones; finished tasks that ended
+    ``keep_finished`` ago are deleted (``None``: kept for ever).
     """
 
     task_timeout: timedelta = field(default=DEFAULT_TASK_TIMEOUT, converter=_task_timeout)
     rerun_time_limit: timedelta | None = field(default=None, converter=_rerun_time_limit)
     lease: timedelta | None = field(default=DEFAULT_LEASE, converter=_lease)
+    keep_finished: timedelta | None = field(default=None, converter=_keep_finished)
 
     def timed_out(self, task: Task, now: datetime) -> bool:
         """A running attempt submitted ``task_timeout`` ago or more: it is failed with ``TimeoutError``."""
@@ -80,3 +86,10 @@ class Policy:
         """A successful task last updated over ``rerun_time_limit`` ago: the next submission reruns it."""
         limit = self.rerun_time_limit
         return limit is not None and task.status is TaskStatus.SUCCESS and now - task.update_time > limit
+
+    def purge_horizon(self, now: datetime) -> datetime | None:
+        """Finished tasks that ended before this are deleted, with their logs; ``None``: none are.
+
+        Stores list them with ``finished_before(horizon)``, by the same rule.
+        """
+        return None if self.keep_finished is None else now - self.keep_finished

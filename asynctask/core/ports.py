@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from asynctask.core.listing import Page, Position
 from asynctask.core.status import TaskStatus
 from asynctask.core.task import Task
 
@@ -53,6 +54,52 @@ class TaskRepository(abc.ABC):
         heartbeat, or their submission when none came, is that old.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list tasks, so it cannot resume them")
+
+    def list(
+        self,
+        status: TaskStatus | None = None,
+        *,
+        limit: int,
+        after: Position | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        """One page of at most ``limit`` tasks, newest ``create_time`` first (ties: ``task_id`` descending).
+
+        ``status`` keeps only tasks in it; ``after`` is the ``Page.after`` of the
+        previous page; ``since <= create_time < until`` when they are given.
+        Served by an index on ``(status, create_time)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list tasks")
+
+    def delete(self, task_ids: Iterable[str], *, ended_before: datetime | None = None) -> int:
+        """Delete the tasks with these ids; how many were deleted.
+
+        With ``ended_before``, only those still finished with an ``end_time``
+        before it: a task rerun since it was chosen for retention stays.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete tasks")
+
+    def finished_before(
+        self, time: datetime, status: TaskStatus | None = None, limit: int = 100
+    ) -> list[str]:
+        """The ids of at most ``limit`` finished tasks whose ``end_time`` is before ``time``.
+
+        ``status`` keeps only ``success`` or ``failed`` ones. The candidates of
+        retention (``Policy.purge_horizon``), in no particular order.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list finished tasks")
+
+    def count_finished_before(self, time: datetime, status: TaskStatus | None = None) -> int:
+        """How many tasks ``finished_before`` would answer without a limit (a dry run of a purge)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot count finished tasks")
+
+    def expire_finished(self, after: timedelta) -> None:  # noqa: B027 - optional, with a default that does nothing
+        """The service deletes finished tasks ``after`` they end; a store may also do it by itself.
+
+        MongoDB does, with a TTL index, as a backstop for when no service runs.
+        The default does nothing: the service's own purge is enough.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional, with a default that does nothing
         """Release connections or files; the default has none."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -101,3 +101,60 @@ def test_an_extra_field_named_like_mongos_own_id_is_refused_clearly(store, now):
 
     with pytest.raises(UnencodableValueError, match="_id"):
         store.insert(Task.created_by_update("b", {"_id": 1}, now))
+
+
+def test_documents_without_a_create_time_are_listed_last_and_paged_through(store, collection, make_task):
+    collection.insert_one(dict(LEGACY_DOCUMENT))
+    collection.insert_one({**LEGACY_DOCUMENT, "task_id": "legacy-2"})
+    store.insert(make_task(task_id="new"))
+
+    first = store.list(limit=2)
+    second = store.list(limit=2, after=first.after)
+
+    assert [task.task_id for task in first.tasks] == ["new", "legacy-2"]
+    assert first.after.create_time is None
+    assert [task.task_id for task in second.tasks] == ["legacy"]
+    assert second.after is None
+    assert [
+        task.task_id for task in store.list(limit=5, since=datetime(2000, 1, 1, tzinfo=timezone.utc)).tasks
+    ] == ["new"]
+
+
+def test_expire_finished_stamps_finished_tasks_for_the_ttl_index_and_a_rerun_clears_it(
+    store, collection, make_task, now
+):
+    from asynctask.adapters.mongo import EXPIRE_FIELD, TTL_GRACE
+
+    keep = timedelta(days=3650)  # mongomock honours TTL indexes too: an expiry still to come
+    store.expire_finished(keep)
+    task = make_task()
+    store.insert(task)
+
+    ttl = [index for index in collection.index_information().values() if index["key"] == [(EXPIRE_FIELD, 1)]]
+    assert ttl and ttl[0]["expireAfterSeconds"] == 0
+    stamped = collection.find_one({"task_id": task.task_id})[EXPIRE_FIELD].replace(tzinfo=timezone.utc)
+    assert stamped == task.end_time + keep + TTL_GRACE
+    assert EXPIRE_FIELD not in store.get(task.task_id).extra
+
+    store.replace(task.resubmitted(now), task.version)
+    assert EXPIRE_FIELD not in collection.find_one({"task_id": task.task_id})
+
+
+def test_mongodb_itself_deletes_a_task_whose_expiry_passed(store, collection, make_task):
+    store.expire_finished(timedelta(seconds=1))
+    store.insert(make_task())  # ended in March 2026: long past its expiry
+
+    assert store.get("task-1") is None
+
+
+def test_without_expire_finished_no_expiry_is_written(store, collection, make_task):
+    store.insert(make_task())
+
+    assert "expire_time" not in collection.find_one({"task_id": "task-1"})
+
+
+def test_an_extra_field_named_like_the_expiry_is_refused(store, make_task):
+    from asynctask.core import UnencodableValueError
+
+    with pytest.raises(UnencodableValueError, match="expire_time"):
+        store.insert(make_task(extra={"expire_time": 1}))
