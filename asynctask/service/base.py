@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asynctask.core import Policy, TaskRepository, defaults
-from asynctask.service.logs import task_logger
+from asynctask.service.listing import DEFAULT_PAGE, ListQuery
+from asynctask.service.logs import DEFAULT_LOG_READ, task_logger
 from asynctask.service.params import main_signature
 from asynctask.service.runtime import Runtime, WorkerSide, task_detail, utc_now
 from asynctask.service.wiring import choose_executor, choose_repository
@@ -41,12 +42,13 @@ class AsyncTask:
         resume: bool = False,
         clock: Callable[[], datetime] = utc_now,
         monitor_interval: float = defaults.MONITOR_INTERVAL,
+        keep_finished: float | timedelta | None = None,
     ) -> None:
         owner = type(self).__name__
         if type(self).main is AsyncTask.main:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
         main_signature(self.main, owner)  # accepts logger, or a clear TypeError now
-        policy = Policy(task_timeout, rerun_time_limit, lease)
+        policy = Policy(task_timeout, rerun_time_limit, lease, keep_finished)
         repository = choose_repository(collection, repository)
         logger_dir = os.fspath(logger_dir)
         os.makedirs(logger_dir, exist_ok=True)
@@ -119,6 +121,48 @@ class AsyncTask:
         if getattr(self.retrieve, "__func__", None) is not AsyncTask.retrieve:
             return task.task_id, self.retrieve(task.task_id)  # a user's retrieve is honoured
         return task.task_id, task_detail(task)
+
+    def list_tasks(
+        self,
+        status: str | None = None,
+        *,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> dict:
+        """One page of tasks, newest first: ``{"tasks": [detail, ...], "next_cursor": str | None}``.
+
+        Each detail is what ``retrieve`` answers. ``status``: ``running``,
+        ``success`` or ``failed``; ``limit``: 1 to 1000; ``cursor``: the
+        ``next_cursor`` of the page before (``None`` on the last page);
+        ``since <= create_time < until`` (aware datetimes or ISO 8601 strings,
+        UTC when they have no offset). A bad argument raises ``ValueError``
+        (``InvalidArgumentError``) naming it.
+        """
+        query = ListQuery.check(status, limit, cursor, since, until)
+        overridden = getattr(self.retrieve, "__func__", None) is not AsyncTask.retrieve
+        return self._asynctask.list_tasks(query, self.retrieve if overridden else None)
+
+    def read_log(self, task_id: str, offset: int = 0, limit: int = DEFAULT_LOG_READ) -> dict:
+        """The task's log from byte ``offset``: ``{"task_id", "text", "next_offset"}``.
+
+        At most ``limit`` bytes (4 to 1 MiB), never splitting a UTF-8
+        character; pass ``next_offset`` back to read on. An unknown task raises
+        ``TaskNotFoundError``; a task with no log yet answers empty text.
+        """
+        return self._asynctask.read_log(task_id, offset, limit)
+
+    def purge(
+        self, older_than: float | timedelta, status: str | None = None, *, dry_run: bool = False
+    ) -> int:
+        """Delete finished tasks whose ``end_time`` is ``older_than`` ago or more, with their logs.
+
+        Running tasks are never deleted; ``status``: only ``success`` or only
+        ``failed`` ones. Answers how many were deleted (``dry_run``: how many
+        would be, deleting nothing).
+        """
+        return self._asynctask.purge(older_than, status, dry_run)
 
     def get_logger(self, task_id: str) -> logging.Logger:
         """The task's logger (``logging.getLogger(task_id)``), writing to its log file."""

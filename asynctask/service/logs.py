@@ -18,6 +18,11 @@ MONITOR_FILE = "threads_num.log"
 #: Where a task's logger lives when ``logging.getLogger(task_id)`` is some other logger already.
 NAMESPACE = "asynctask.task."
 
+#: The most bytes one read of a task's log answers, and the least (a UTF-8 character is up to 4).
+MAX_LOG_READ, MIN_LOG_READ = 1024 * 1024, 4
+#: How many bytes a read answers unless asked otherwise.
+DEFAULT_LOG_READ = 64 * 1024
+
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _lock = threading.Lock()
@@ -55,6 +60,45 @@ def log_file_name(task_id: str) -> str:
     return f"{slug}-{digest}.log" if slug else f"{digest}.log"
 
 
+def log_path(logger_dir: str, task_id: str) -> str:
+    """Where the task's log file is in ``logger_dir``."""
+    return os.path.join(logger_dir, log_file_name(task_id))
+
+
+def read_log_bytes(path: str, offset: int, limit: int) -> tuple[str, int]:
+    """The text of the file from byte ``offset``, at most ``limit`` bytes, and the offset after it.
+
+    A UTF-8 character is never split: one cut by ``limit`` (or still being
+    written) is left for the next read, and continuation bytes at ``offset``
+    (an offset inside a character) are skipped. No file, or nothing past
+    ``offset``: ``("", offset)``.
+    """
+    try:
+        with open(path, "rb") as file:
+            file.seek(offset)
+            data = file.read(limit)
+    except FileNotFoundError:
+        return "", offset
+    start = 0
+    while start < min(len(data), 3) and data[start] & 0xC0 == 0x80:
+        start += 1
+    end = _whole_characters(data, start)
+    return data[start:end].decode("utf-8", errors="replace"), offset + end
+
+
+def _whole_characters(data: bytes, start: int) -> int:
+    """The end of ``data`` with an incomplete last character cut off."""
+    end = len(data)
+    lead = end - 1
+    while lead > start and end - lead < 4 and data[lead] & 0xC0 == 0x80:
+        lead -= 1
+    if lead < start:
+        return end
+    byte = data[lead]
+    size = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4 if byte >> 3 == 0b11110 else 1
+    return end if end - lead >= size else lead
+
+
 def stream_disabled() -> bool:
     """True when ``DISABLE_STREAM_HANDLER`` is set (to anything but empty/0/false/no)."""
     value = os.environ.get("DISABLE_STREAM_HANDLER")
@@ -69,7 +113,7 @@ def open_task_logger(task_id: str, logger_dir: str) -> logging.Logger:
     id that names another logger already (``root``, ``asynctask``, a module)
     gets ``asynctask.task.<id>`` instead, so a client's id cannot take it over.
     """
-    path = os.path.join(logger_dir, log_file_name(task_id))
+    path = log_path(logger_dir, task_id)
     with _lock:
         entry = _open.get(task_id)
         if entry is None:
@@ -115,7 +159,7 @@ def task_logger(task_id: str, logger_dir: str) -> logging.Logger:
             return logging.getLogger(entry.name)
     logger = logging.Logger(task_id)  # not registered: nothing to forget later
     stamp = _TaskId(task_id)
-    logger.addHandler(_for_task(_AppendingHandler(os.path.join(logger_dir, log_file_name(task_id))), stamp))
+    logger.addHandler(_for_task(_AppendingHandler(log_path(logger_dir, task_id)), stamp))
     if not stream_disabled():
         logger.addHandler(_for_task(_Stderr(), stamp))
     logger.propagate = False

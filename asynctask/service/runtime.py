@@ -20,6 +20,7 @@ from asynctask.core import (
     Policy,
     Reason,
     Task,
+    TaskNotFoundError,
     TaskRepository,
     check_task_id,
     decide,
@@ -27,9 +28,11 @@ from asynctask.core import (
 )
 from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
 from asynctask.service.execution import TaskCall, forget_prepared
-from asynctask.service.logs import QueueLog
+from asynctask.service.listing import ListQuery, check_count, check_status, encode_cursor
+from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
 from asynctask.service.params import MainParams
 from asynctask.service.recording import Recorder, compare_and_set
+from asynctask.service.retention import AutoPurge, Retention, check_age
 from asynctask.service.starts import Starts
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
@@ -84,6 +87,9 @@ class Runtime:
             on_start=lambda: self.supervisor.starts_pending(),
         )
         self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
+        self.retention = Retention(repository, logger_dir)
+        if policy.keep_finished is not None:
+            repository.expire_finished(policy.keep_finished)
         self.supervisor = Supervisor(
             self.attempts,
             self.starts,
@@ -96,9 +102,10 @@ class Runtime:
             name=name,
             resume=self.resume_orphan if resume else None,
             queue_line=self.write_queue_line,
+            purge=AutoPurge(self.retention, policy, clock) if policy.keep_finished is not None else None,
         )
         self.resume = resume
-        if resume:
+        if resume or policy.keep_finished is not None:
             self.supervisor.start()
 
     def request(self, params: Mapping[str, Any], task_id: str, *, validated: bool) -> Task:
@@ -115,13 +122,46 @@ class Runtime:
     def retrieve(self, task_id: str) -> dict | None:
         """The task's detail, or ``None``; a running task past its time reads as failed (or is resumed)."""
         task = self.repository.get(check_task_id(task_id))
-        if task is None:
-            return None
+        return None if task is None else self.detail(task)
+
+    def detail(self, task: Task) -> dict | None:
+        """The detail of a task read from the store; a running one past its time is ended first."""
         if not task.status.finished:
             decision = decide(task, self.clock(), self.policy)
             if decision.overdue:
                 task = self._end_overdue(task, decision.reason)
-        return task_detail(task)
+        return None if task is None else task_detail(task)
+
+    def list_tasks(self, query: ListQuery, retrieve: Callable[[str], dict | None] | None) -> dict:
+        """One page of details, newest first, and the cursor of the next (``None`` on the last page).
+
+        ``retrieve``: a user's own ``retrieve``, asked for each task's detail.
+        """
+        page = query.page(self.repository)
+        if retrieve is None:
+            details = [self.detail(task) for task in page.tasks]
+        else:
+            details = [retrieve(task.task_id) for task in page.tasks]
+        found = [detail for detail in details if detail is not None]  # deleted since the page was read
+        return {"tasks": found, "next_cursor": encode_cursor(page.after)}
+
+    def read_log(self, task_id: str, offset: object, limit: object) -> dict:
+        """A piece of the task's log file: ``{"task_id", "text", "next_offset"}``."""
+        check_task_id(task_id)
+        offset = check_count(offset, "offset", 0)
+        limit = check_count(limit, "limit", MIN_LOG_READ, MAX_LOG_READ)
+        if self.repository.get(task_id) is None:
+            raise TaskNotFoundError(task_id)
+        text, next_offset = read_log_bytes(log_path(self.logger_dir, task_id), offset, limit)
+        return {"task_id": task_id, "text": text, "next_offset": next_offset}
+
+    def purge(self, older_than: object, status: object, dry_run: bool) -> int:
+        """Delete finished tasks (and logs) that ended ``older_than`` ago; ``dry_run``: count them only."""
+        horizon = self.clock() - check_age(older_than)
+        finished = check_status(status, finished=True)
+        if dry_run:
+            return self.retention.count(horizon, finished)
+        return self.retention.purge(horizon, finished)
 
     def record_callback(self, future: Future, task_id: str) -> None:
         """The default ``callback``: record the result or error of the attempt that ended."""
@@ -187,14 +227,14 @@ class Runtime:
     def _call_for(self, task: Task, params: dict) -> TaskCall:
         return TaskCall(self.service, task.task_id, task.attempt, params, self.logger_dir, self.token)
 
-    def _end_overdue(self, task: Task, reason: Reason) -> Task:
+    def _end_overdue(self, task: Task, reason: Reason) -> Task | None:
         """A running task past its time: rerun it if orphaned and resuming, else fail it."""
         if reason is Reason.ORPHANED and self.resume and not self.stopping:
             self.submission.resume(task.task_id)
         else:
             error = overdue_error(reason, self.policy)
             self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
-        return self.repository.get(task.task_id)
+        return self.repository.get(task.task_id)  # None if it was deleted meanwhile
 
 
 class WorkerSide:
@@ -209,6 +249,7 @@ class WorkerSide:
         raise AsyncTaskError(WorkerSideRepository.MESSAGE)
 
     request = retrieve = record_callback = update_task = wait = in_flight = shutdown = _absent
+    list_tasks = read_log = purge = _absent
 
 
 def runtime_of(service: Any) -> Runtime:

@@ -21,8 +21,9 @@ class Supervisor:
 
     It works through narrow collaborators: the ``attempts`` in flight, the
     ``recorder`` of outcomes, the ``repository`` for heartbeats and orphans,
-    and two callables: ``resume(task_id)`` (``None`` unless the service
-    resumes orphans) and ``queue_line()``.
+    and three callables: ``resume(task_id)`` (``None`` unless the service
+    resumes orphans), ``queue_line()``, and ``purge()`` (``None`` unless the
+    service keeps finished tasks for a while only).
     """
 
     def __init__(
@@ -39,12 +40,13 @@ class Supervisor:
         name: str,
         resume: Callable[[str], bool] | None,
         queue_line: Callable[[], str],
+        purge: Callable[[], None] | None = None,
     ) -> None:
         self.attempts, self.starts, self.recorder, self.repository = attempts, starts, recorder, repository
         self.policy, self.clock = policy, clock
         self.interval = interval
         self.monitor_interval = monitor_interval
-        self._name, self._resume, self._queue_line = name, resume, queue_line
+        self._name, self._resume, self._queue_line, self._purge = name, resume, queue_line, purge
         self._last_line = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,13 +84,14 @@ class Supervisor:
             self._thread.join()
 
     def tick(self) -> None:
-        """One round: heartbeat, time out, retry refused writes, resume orphans, write the queue line."""
+        """One round: heartbeat, time out, retry refused writes, resume orphans, queue line, purge."""
         for step in (
             self.heartbeat,
             self.time_out,
             self.recorder.retry_due,
             self.resume,
             self.queue_line,
+            self.purge,
         ):
             try:
                 step()
@@ -131,6 +134,11 @@ class Supervisor:
         if self._resume is not None and self.policy.lease is not None:
             for task in self.repository.stale_running(self.clock() - self.policy.lease):
                 self._resume(task.task_id)
+
+    def purge(self) -> None:
+        """With ``keep_finished``: a bounded round of deleting finished tasks past it."""
+        if self._purge is not None:
+            self._purge()
 
     def _loop(self) -> None:
         next_tick = time.monotonic() + self.interval

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from asynctask.core import Page, Position, TaskStatus
-
 from tests.contract.conftest import T0
 
 FINISHED = (TaskStatus.SUCCESS, TaskStatus.FAILED)
