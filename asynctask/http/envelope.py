@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from asynctask.core import (
     AsyncTaskError,
+    InvalidArgumentError,
     InvalidParamsError,
     StoreUnavailableError,
     SubmissionConflictError,
@@ -25,6 +26,7 @@ _log = logging.getLogger("asynctask.http")
 #: and the message answered (``None``: the error's own words; else they go to the log only).
 SERVICE_ERRORS: dict[type[AsyncTaskError], tuple[int, str, str | None]] = {
     InvalidParamsError: (400, "invalid_params", None),
+    InvalidArgumentError: (400, "invalid", None),
     UnencodableValueError: (400, "unencodable", None),
     TaskNotFoundError: (404, "not_found", None),
     SubmissionConflictError: (503, "busy", "the task store is busy; retry shortly"),
@@ -114,6 +116,8 @@ def server_error_answer(exc: BaseException) -> Response:
 def _service_details(exc: AsyncTaskError, problem: str, message: str) -> list[dict]:
     if isinstance(exc, InvalidParamsError):
         return exc.details
+    if isinstance(exc, InvalidArgumentError):
+        return [detail(exc.argument, problem, message)]
     if isinstance(exc, TaskNotFoundError):
         return [detail("task_id", problem, message, task_id=exc.task_id)]
     return [detail("request", problem, message)]

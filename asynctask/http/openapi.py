@@ -5,7 +5,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from asynctask.core import MAX_PAGE, TaskStatus
 from asynctask.http.docstring import parse_docstring
+from asynctask.service.listing import CURSOR_PATTERN
+from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ
 from asynctask.service.params import INT_MAX, INT_MIN, MainParams
 
 OPENAPI_VERSION = "3.1.0"
@@ -18,10 +21,15 @@ _ERRORS = {
     ),
     "404": ("NotFound", "No task with this task_id"),
     "413": ("TooLarge", "The body is larger than the limit"),
+    "414": (
+        "UriTooLong",
+        "The URL is longer than the server reads (gunicorn: a request line over 4094 bytes)",
+    ),
     "415": ("UnsupportedMediaType", "A body was sent with a Content-Type other than application/json"),
     "500": ("ServerError", "A fault in the server; the details are in the server's log only"),
 }
 _TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
+_QUERY_TIME = {"type": "string", "format": "date-time", "examples": ["2026-12-01T08:00:00Z"]}
 _INTEGER_RANGE = {"minimum": INT_MIN, "maximum": INT_MAX}
 #: Any JSON value the body parser accepts: its numbers, at any depth, lie within the signed 64-bit range.
 _JSON_VALUE = {
@@ -34,7 +42,7 @@ _JSON_VALUE = {
 
 
 def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
-    """The OpenAPI 3.1 document describing submit (POST) and status (GET) at ``endpoint``."""
+    """The OpenAPI 3.1 document of submit (POST) and status (GET) at ``endpoint``, its list and its logs."""
     owner = type(service).__name__
     doc = parse_docstring(service.main.__doc__)  # its own docstring, not the one of AsyncTask.main
     summary = doc.summary or f"Run {owner}.main"
@@ -46,7 +54,11 @@ def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
             "summary": summary,
             "description": doc.description or inspect.cleandoc(type(service).__doc__ or ""),
         },
-        "paths": {endpoint: {"post": _submit_operation(summary), "get": _status_operation(owner)}},
+        "paths": {
+            endpoint: {"post": _submit_operation(summary), "get": _status_operation(owner)},
+            endpoint.rstrip("/") + "/tasks": {"get": _list_operation(owner)},
+            endpoint.rstrip("/") + "/logs": {"get": _log_operation(owner)},
+        },
         "components": {
             "schemas": _schemas(_bounded(params.json_schema(doc.params))),
             "responses": _error_responses(),
@@ -90,9 +102,68 @@ def _status_operation(owner: str) -> dict:
         ],
         "responses": {
             "200": _task_answer("The task's detail"),
-            **_error_refs("400", "404", "413", "415", "500"),
+            **_error_refs("400", "404", "413", "414", "415", "500"),
         },
     }
+
+
+def _list_operation(owner: str) -> dict:
+    return {
+        "operationId": "list",
+        "summary": f"A page of {owner} tasks, newest first",
+        "description": (
+            "Tasks by `create_time` descending. Pass the `next_cursor` of a page as `cursor` "
+            "for the next one; it is null on the last page."
+        ),
+        "parameters": [
+            _query("status", "Only tasks in this status", {"enum": [s.value for s in TaskStatus]}),
+            _query("limit", "How many tasks at most", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+            _query(
+                "cursor", "The next_cursor of the page before", {"type": "string", "pattern": CURSOR_PATTERN}
+            ),
+            _query(
+                "since",
+                "Only tasks created at or after this time (RFC 3339)",
+                _QUERY_TIME,
+            ),
+            _query("until", "Only tasks created before this time (RFC 3339)", _QUERY_TIME),
+        ],
+        "responses": {
+            "200": _answer("A page of task details", "TaskPage"),
+            **_error_refs("400", "414", "500"),
+        },
+    }
+
+
+def _log_operation(owner: str) -> dict:
+    return {
+        "operationId": "log",
+        "summary": f"A piece of the log of a {owner} task",
+        "description": (
+            "The task's log file from byte `offset`, at most `limit` bytes, never splitting a "
+            "UTF-8 character. Pass `next_offset` back as `offset` to read on; no log yet is empty text."
+        ),
+        "parameters": [
+            {
+                **_query("task_id", "The id a submission answered", {"type": "string", "minLength": 1}),
+                "required": True,
+            },
+            _query("offset", "The byte to start at", {"type": "integer", "minimum": 0, "maximum": INT_MAX}),
+            _query(
+                "limit",
+                "How many bytes at most",
+                {"type": "integer", "minimum": MIN_LOG_READ, "maximum": MAX_LOG_READ},
+            ),
+        ],
+        "responses": {
+            "200": _answer("A piece of the log", "LogPiece"),
+            **_error_refs("400", "404", "414", "500"),
+        },
+    }
+
+
+def _query(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
 def _schemas(params_schema: dict) -> dict:
@@ -113,6 +184,31 @@ def _schemas(params_schema: dict) -> dict:
         },
         "TaskDetail": _task_detail_schema(),
         "Envelope": _envelope({"$ref": _REF + "TaskDetail"}, "ok", {"maxItems": 0}),
+        "TaskPage": _envelope(
+            {
+                "type": "object",
+                "required": ["tasks", "next_cursor"],
+                "properties": {
+                    "tasks": {"type": "array", "items": {"$ref": _REF + "TaskDetail"}},
+                    "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+                },
+            },
+            "ok",
+            {"maxItems": 0},
+        ),
+        "LogPiece": _envelope(
+            {
+                "type": "object",
+                "required": ["task_id", "text", "next_offset"],
+                "properties": {
+                    "task_id": {"type": "string"},
+                    "text": {"type": "string"},
+                    "next_offset": {"type": "integer", "minimum": 0},
+                },
+            },
+            "ok",
+            {"maxItems": 0},
+        ),
         "ErrorEnvelope": _envelope({"type": "null"}, "error", {"items": {"$ref": _REF + "ErrorDetail"}}),
         "ErrorDetail": {
             "type": "object",
@@ -187,15 +283,21 @@ def _task_id(description: str) -> dict:
 
 
 def _task_answer(description: str) -> dict:
+    return _answer(description, "Envelope")
+
+
+def _answer(description: str, schema: str) -> dict:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": _REF + "Envelope"}}},
+        "content": {"application/json": {"schema": {"$ref": _REF + schema}}},
     }
 
 
 def _error_responses() -> dict:
     schema = {"application/json": {"schema": {"$ref": _REF + "ErrorEnvelope"}}}
-    return {name: {"description": text, "content": schema} for name, text in _ERRORS.values()}
+    responses = {name: {"description": text, "content": schema} for name, text in _ERRORS.values()}
+    responses["UriTooLong"].pop("content")  # the server's own page, before any route
+    return responses
 
 
 def _error_refs(*codes: str) -> dict:

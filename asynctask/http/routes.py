@@ -23,11 +23,17 @@ from asynctask.http.envelope import (
     service_error_answer,
 )
 from asynctask.http.openapi import openapi_document
+from asynctask.service.listing import DEFAULT_PAGE
+from asynctask.service.logs import DEFAULT_LOG_READ
 from asynctask.service.params import MainParams
 
 #: The default limit of a request body: 1 MiB.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 SUBMIT_SHAPE = '{"data": {params}}'
+#: The query arguments of ``GET .../tasks`` and ``GET .../logs``.
+LIST_ARGS = ("status", "limit", "cursor", "since", "until")
+LOG_ARGS = ("task_id", "offset", "limit")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 _MISSING = object()
 
 
@@ -37,7 +43,11 @@ def task_blueprint(
     *,
     max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
 ) -> Blueprint:
-    """The submit, status and OpenAPI routes of ``service`` at ``endpoint``, with envelope errors.
+    """The routes of ``service`` at ``endpoint``, with envelope errors.
+
+    ``POST endpoint`` submits, ``GET endpoint?task_id=`` answers a task,
+    ``GET endpoint/tasks`` lists them, ``GET endpoint/logs?task_id=`` reads a
+    log, and ``GET endpoint/openapi.json`` describes them all.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
     envelope 404/405 answers on URLs the blueprint does not own. Bodies over
@@ -51,7 +61,10 @@ def task_blueprint(
         blueprint.before_request(functools.partial(_limit_body, max_content_length))
     blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
     blueprint.add_url_rule(path, "status", views.status, methods=["GET"])
-    blueprint.add_url_rule(path.rstrip("/") + "/openapi.json", "openapi", views.openapi, methods=["GET"])
+    base = path.rstrip("/")
+    blueprint.add_url_rule(base + "/tasks", "tasks", views.tasks, methods=["GET"])
+    blueprint.add_url_rule(base + "/logs", "logs", views.logs, methods=["GET"])
+    blueprint.add_url_rule(base + "/openapi.json", "openapi", views.openapi, methods=["GET"])
     register_error_handlers(blueprint)
     return blueprint
 
@@ -92,6 +105,32 @@ class TaskViews:
             raise TaskNotFoundError(task_id)
         return ok(_with_id(task_id, found))
 
+    def tasks(self) -> Response:
+        """``GET .../tasks``: one page of tasks, newest first, and the cursor of the next."""
+        args = _query_args(LIST_ARGS)
+        page = self.service.list_tasks(
+            args.get("status"),
+            limit=_int_arg(args, "limit", DEFAULT_PAGE),
+            cursor=args.get("cursor"),
+            since=args.get("since"),
+            until=args.get("until"),
+        )
+        return ok(page)
+
+    def logs(self) -> Response:
+        """``GET .../logs?task_id=``: a piece of the task's log from byte ``offset``."""
+        args = _query_args(LOG_ARGS)
+        task_id = args.get("task_id", _MISSING)
+        if task_id is _MISSING:
+            message = f"task_id is required: GET {self.path.rstrip('/')}/logs?task_id=..."
+            raise ApiError(400, message, [detail("task_id", "missing", message)])
+        if problem := task_id_problem(task_id, "task_id"):
+            raise problem
+        piece = self.service.read_log(
+            task_id, offset=_int_arg(args, "offset", 0), limit=_int_arg(args, "limit", DEFAULT_LOG_READ)
+        )
+        return ok(piece)
+
     def openapi(self) -> Response:
         """``GET .../openapi.json``: the OpenAPI 3.1 document (plain, not in an envelope)."""
         return Response(self._openapi_text, mimetype="application/json")
@@ -113,6 +152,31 @@ class TaskViews:
             message = f"task_id is required: GET {self.path}?task_id=..."
             raise ApiError(400, message, [detail("task_id", "missing", message)])
         return task_id
+
+
+def _query_args(known: tuple[str, ...]) -> dict[str, str]:
+    """The query's arguments, each given once and each one of ``known``; else a 400 naming it."""
+    args: dict[str, str] = {}
+    for name, values in request.args.lists():
+        if name not in known:
+            message = f"unknown query parameter {name!r}; this route takes {', '.join(known)}"
+            raise ApiError(400, message, [detail(name, "unexpected", message)])
+        if len(values) > 1:
+            message = f"give {name} once, not {len(values)} times"
+            raise ApiError(400, message, [detail(name, "repeated", message)])
+        args[name] = values[0]
+    return args
+
+
+def _int_arg(args: dict[str, str], name: str, default: int) -> int:
+    """A whole-number query argument; its range is the service's to check."""
+    text = args.get(name)
+    if text is None:
+        return default
+    if not _INTEGER.fullmatch(text):
+        message = f"{name} must be an integer, got {text[:30]!r}"
+        raise ApiError(400, message, [detail(name, "type", message)])
+    return int(text)
 
 
 def _submit_data(body: dict | None) -> dict:

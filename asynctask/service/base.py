@@ -136,8 +136,8 @@ class AsyncTask:
         Each detail is what ``retrieve`` answers. ``status``: ``running``,
         ``success`` or ``failed``; ``limit``: 1 to 1000; ``cursor``: the
         ``next_cursor`` of the page before (``None`` on the last page);
-        ``since <= create_time < until`` (aware datetimes or ISO 8601 strings,
-        UTC when they have no offset). A bad argument raises ``ValueError``
+        ``since <= create_time < until`` (aware datetimes, or RFC 3339 times
+        such as ``"2026-12-01T08:00:00Z"``). A bad argument raises ``ValueError``
         (``InvalidArgumentError``) naming it.
         """
         query = ListQuery.check(status, limit, cursor, since, until)

@@ -7,10 +7,8 @@ The same rules serve ``AsyncTask.list_tasks``, ``GET {endpoint}/tasks`` and
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 from attrs import frozen
 
@@ -58,7 +56,7 @@ class ListQuery:
 
 def check_status(value: object, *, finished: bool = False) -> TaskStatus | None:
     """``None``, or a status by its name; ``finished``: only ``success`` or ``failed``."""
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         status = TaskStatus(value)
@@ -85,44 +83,71 @@ def check_count(value: object, name: str, low: int, high: int | None = None) -> 
 
 
 def check_time(value: object, name: str) -> datetime | None:
-    """``None``, an aware datetime, or an ISO 8601 string (UTC when it has no offset), to the millisecond."""
-    if value is None or value == "":
+    """``None``, an aware datetime, or an RFC 3339 time (``2026-12-01T08:00:00Z``), to the millisecond."""
+    if value is None:
         return None
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
-        except ValueError:
-            raise InvalidArgumentError(
-                name, f"{name} must be an ISO 8601 time such as 2026-12-01T08:00:00Z, got {value!r}"
-            ) from None
-        value = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+        value = _parse_time(value, name)
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidArgumentError(name, f"{name} must be a timezone-aware datetime or an ISO 8601 string")
-    return utc(value)
+        raise InvalidArgumentError(name, f"{name} must be a timezone-aware datetime or an RFC 3339 time")
+    try:
+        return utc(value)
+    except OverflowError:  # in year 1 or 9999 with an offset that takes it out of range in UTC
+        return _FIRST if value.year == 1 else _LAST
+
+
+def _parse_time(text: str, name: str) -> datetime:
+    match = _RFC3339.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        date, clock, fraction, offset = match.groups()
+        offset = "+00:00" if offset in ("Z", "z") else offset
+        return datetime.fromisoformat(f"{date}T{clock}.{(fraction or '').ljust(6, '0')[:6]}{offset}")
+    except ValueError:
+        raise InvalidArgumentError(
+            name, f"{name} must be an RFC 3339 time such as 2026-12-01T08:00:00Z, got {text[:40]!r}"
+        ) from None
+
+
+#: RFC 3339's date-time (JSON Schema's ``date-time`` format): a date, a time and an offset.
+_RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def encode_cursor(position: Position | None) -> str | None:
-    """The opaque cursor of a position: URL-safe text, ``None`` for the last page."""
+    """The opaque cursor of a position, ``None`` for the last page.
+
+    It is ``<create_time in ms since 1970, or n>.<task_id as UTF-8 hex>``:
+    every string of that form (``CURSOR_PATTERN``) is a usable position, so a
+    client can only get it wrong by its form.
+    """
     if position is None:
         return None
-    time = None if position.create_time is None else position.create_time.isoformat(timespec="milliseconds")
-    text = json.dumps([time, position.task_id], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+    time = "n" if position.create_time is None else str(round(position.create_time.timestamp() * 1000))
+    return f"{time}.{position.task_id.encode('utf-8', 'surrogatepass').hex()}"
 
 
 def decode_cursor(cursor: object) -> Position | None:
-    """The position a cursor of ``encode_cursor`` stands for; ``None`` or ``""``: the first page."""
-    if cursor is None or cursor == "":
+    """The position a cursor of ``encode_cursor`` stands for; ``None``: the first page."""
+    if cursor is None:
         return None
-    try:
-        if not isinstance(cursor, str):
-            raise TypeError
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
-        time, task_id = json.loads(text)
-        if not isinstance(task_id, str) or not task_id:
-            raise TypeError
-        return Position(None if time is None else utc(datetime.fromisoformat(time)), task_id)
-    except (TypeError, ValueError, binascii.Error):
+    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
         raise InvalidArgumentError(
             "cursor", f"cursor must be a next_cursor answered by a listing, got {cursor!r}"
-        ) from None
+        )
+    time, _, task_id = cursor.partition(".")
+    milliseconds = None if time == "n" else min(max(int(time), _EARLIEST_MS), _LATEST_MS)
+    when = None if milliseconds is None else _EPOCH + timedelta(milliseconds=milliseconds)
+    return Position(when, bytes.fromhex(task_id).decode("utf-8", "replace"))
+
+
+#: The form of every cursor (a JSON Schema and Python ``re`` pattern alike).
+CURSOR_PATTERN = r"^(-?[0-9]{1,16}|n)\.([0-9a-f]{2})*$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FIRST, _LAST = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
+# Times beyond what a datetime holds stand for the earliest and the latest ones.
+_EARLIEST_MS = (_FIRST - _EPOCH) // timedelta(milliseconds=1)
+_LATEST_MS = (_LAST - _EPOCH) // timedelta(milliseconds=1)

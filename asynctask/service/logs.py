@@ -75,6 +75,8 @@ def read_log_bytes(path: str, offset: int, limit: int) -> tuple[str, int]:
     """
     try:
         with open(path, "rb") as file:
+            if offset >= os.fstat(file.fileno()).st_size:
+                return "", offset
             file.seek(offset)
             data = file.read(limit)
     except FileNotFoundError:

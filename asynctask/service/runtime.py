@@ -30,7 +30,7 @@ from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
 from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.listing import ListQuery, check_count, check_status, encode_cursor
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
-from asynctask.service.params import MainParams
+from asynctask.service.params import INT_MAX, MainParams
 from asynctask.service.recording import Recorder, compare_and_set
 from asynctask.service.retention import AutoPurge, Retention, check_age
 from asynctask.service.starts import Starts
@@ -148,7 +148,7 @@ class Runtime:
     def read_log(self, task_id: str, offset: object, limit: object) -> dict:
         """A piece of the task's log file: ``{"task_id", "text", "next_offset"}``."""
         check_task_id(task_id)
-        offset = check_count(offset, "offset", 0)
+        offset = check_count(offset, "offset", 0, INT_MAX)
         limit = check_count(limit, "limit", MIN_LOG_READ, MAX_LOG_READ)
         if self.repository.get(task_id) is None:
             raise TaskNotFoundError(task_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.e2e.server import ROOT, Server
 
 SECONDS = 25
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def test_schemathesis_finds_nothing_the_served_document_and_the_server_disagree_on(tmp_path):
@@ -18,7 +19,17 @@ def test_schemathesis_finds_nothing_the_served_document_and_the_server_disagree_
     try:
         document = f"{server.base}/api/openapi.json"
         fuzz = subprocess.run(
-            [str(st), "run", document, "--checks", "all", "--max-time", str(SECONDS)],
+            [
+                str(st),
+                "--config-file",
+                str(CONFIG),
+                "run",
+                document,
+                "--checks",
+                "all",
+                "--max-time",
+                str(SECONDS),
+            ],
             capture_output=True,
             text=True,
             timeout=SECONDS + 60,

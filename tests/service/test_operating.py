@@ -67,7 +67,8 @@ def test_list_tasks_filters_by_status_and_by_create_time(service, executor, cloc
     ]
     iso = (start + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert _ids(service.list_tasks(since=iso)) == ["task-d", "task-c"]
-    assert _ids(service.list_tasks(until=iso.rstrip("Z"))) == ["task-b", "task-a"]  # no offset: UTC
+    same_time_in_paris = (start + timedelta(hours=1, seconds=2)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+    assert _ids(service.list_tasks(until=same_time_in_paris)) == ["task-b", "task-a"]
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,10 @@ def test_list_tasks_filters_by_status_and_by_create_time(service, executor, cloc
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "WzEsMl0"}, "cursor"),  # valid base64 of [1,2]: not a position
         ({"since": "yesterday"}, "since"),
+        ({"since": "2026-12-01T08:00:00"}, "since"),  # no offset: which zone?
+        ({"since": "2026-12-01"}, "since"),
+        ({"status": ""}, "status"),
+        ({"cursor": ""}, "cursor"),
         ({"until": 5}, "until"),
     ],
 )
