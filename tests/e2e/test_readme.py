@@ -29,3 +29,11 @@ def test_the_quickstart_serves_word_counts(tmp_path, monkeypatch):
     assert polled.json["data"]["result"] == {"words": 3, "lang": "en"}
     assert "counting words" in (tmp_path / "logs" / f"{task_id}.log").read_text()
     assert client.post("/api", json={"data": {"text": "hello async world"}}).json["data"]["attempt"] == 1
+
+    # The listing and log routes of "Listing, logs and retention".
+    listed = client.get("/api/tasks?status=success&limit=2").json["data"]
+    assert [task["task_id"] for task in listed["tasks"]] == [task_id] and listed["next_cursor"] is None
+    log = client.get(f"/api/logs?task_id={task_id}").json["data"]
+    assert log["text"].rstrip().endswith("counting words") and log["next_offset"] == len(log["text"].encode())
+    refused = client.get("/api/tasks?limit=0").json
+    assert refused["error_data"][0]["field"] == "limit"
