@@ -1,18 +1,21 @@
-"""The ``asynctask`` command: serve a class, run the demo, inspect and rerun tasks."""
+"""The ``asynctask`` command: serve a class, run the demo; list, inspect, follow, rerun and purge tasks."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from asynctask.adapters.urls import DEFAULT_STORE, open_repository
+from asynctask.cli.operating import displayed, json_default, list_tasks, number, policy_of, purge, show_logs
 from asynctask.cli.options import HOST, PORT, THREADS, WORKERS, ServeOptions, load_target
 from asynctask.cli.serve import serve
-from asynctask.core import AsyncTaskError, defaults
+from asynctask.core import AsyncTaskError, InvalidArgumentError, defaults
 from asynctask.core.errors import ServeError
+from asynctask.service.listing import DEFAULT_PAGE
 
 DEMO_STORE = "sqlite:///asynctask-demo.db"
 TASK_TIMEOUT, LEASE = defaults.TASK_TIMEOUT.total_seconds(), defaults.LEASE.total_seconds()
@@ -25,9 +28,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.command(args)
+    except InvalidArgumentError as exc:  # named by the service's rule: say which option it was
+        option = "--" + exc.argument.replace("_", "-")
+        print(f"asynctask {args.command_name}: error: argument {option}: {exc}", file=sys.stderr)
+        return 2
     except (AsyncTaskError, ValueError) as exc:  # our errors and bad option values: one clear line
         print(f"asynctask {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # ``asynctask list | head``: the reader has gone; nothing more to say
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -53,22 +72,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from asynctask.core import Policy, decide, overdue_error
-    from asynctask.service.base import task_detail, utc_now
+    from asynctask.service.runtime import utc_now
 
+    policy = policy_of(args)
     repository = open_repository(args.store)
     task = repository.get(args.task_id)
     repository.close()
     if task is None:
         print(f"asynctask status: no task {args.task_id!r} in {args.store}", file=sys.stderr)
         return 1
-    detail = task_detail(task)
-    policy = Policy(task_timeout=args.task_timeout, lease=args.lease or None)
-    decision = decide(task, utc_now(), policy)
-    if not task.status.finished and decision.overdue:
+    detail, overdue = displayed(task, utc_now(), policy)
+    if overdue is not None:
         # What the service answers for it: the stored record is left to the service to change.
-        detail.update(status="failed", error=overdue_error(decision.reason, policy))
-        print(f"asynctask status: recorded running, but {decision.reason.value}", file=sys.stderr)
+        print(f"asynctask status: recorded running, but {overdue.value}", file=sys.stderr)
     _print_json(detail)
     return 1 if detail["status"] == "failed" else 0
 
@@ -94,10 +110,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
 
 def _print_json(detail: dict) -> None:
-    def encode(value: object) -> str:
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-    print(json.dumps(detail, indent=2, default=encode, ensure_ascii=False))
+    print(json.dumps(detail, indent=2, default=json_default, ensure_ascii=False))
 
 
 def _options(args: argparse.Namespace, target: type) -> ServeOptions:
@@ -118,6 +131,7 @@ def _options(args: argparse.Namespace, target: type) -> ServeOptions:
         task_timeout=args.task_timeout,
         lease=args.lease or None,
         resume=args.resume,
+        keep_finished=args.keep_finished,
     )
 
 
@@ -150,6 +164,65 @@ def _parser() -> argparse.ArgumentParser:
     rerun.add_argument(
         "--log-dir", default=defaults.LOGGER_DIR, help=f"task log directory (default {defaults.LOGGER_DIR})"
     )
+
+    listing = _command(commands, "list", list_tasks, "list stored tasks, newest first")
+    listing.description = (
+        "List stored tasks, newest first: a table (times in UTC to the second) or JSON lines. "
+        "A running task past --task-timeout or --lease reads as failed, as the service answers it; "
+        "--status filters on the stored status."
+    )
+    listing.add_argument(
+        "--status", help="only tasks stored with this status: running, success or failed (default: all)"
+    )
+    listing.add_argument(
+        "--limit",
+        type=number,
+        default=DEFAULT_PAGE,
+        metavar="N",
+        help=f"show at most N tasks (default {DEFAULT_PAGE}); a line on stderr says how to see more",
+    )
+    listing.add_argument(
+        "--cursor", metavar="C", help="go on after the page that printed this cursor (same options)"
+    )
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per line (the task's detail) instead of a table"
+    )
+    listing.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+    _lifecycle_options(listing)
+
+    logs = _command(commands, "logs", show_logs, "print a task's log file")
+    logs.description = (
+        "Print a task's log file. With --follow, keep printing what it logs, like tail -f, until the "
+        "task has ended (or reads as failed: past --task-timeout, or its process gone past --lease)."
+    )
+    logs.add_argument("task_id")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing what it logs until the task has ended"
+    )
+    logs.add_argument(
+        "--log-dir", default=defaults.LOGGER_DIR, help=f"task log directory (default {defaults.LOGGER_DIR})"
+    )
+    logs.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+    _lifecycle_options(logs)
+
+    purging = _command(
+        commands, "purge", purge, "delete finished tasks that ended long enough ago, with their logs"
+    )
+    purging.add_argument(
+        "--older-than",
+        required=True,
+        type=number,
+        metavar="SECONDS",
+        help="delete tasks that ended at least this long ago (0: every finished task)",
+    )
+    purging.add_argument("--status", help="only success or only failed tasks (default: both)")
+    purging.add_argument("--dry-run", action="store_true", help="count them only; delete nothing")
+    purging.add_argument(
+        "--log-dir",
+        default=defaults.LOGGER_DIR,
+        help=f"where their log files are (default {defaults.LOGGER_DIR})",
+    )
+    purging.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
     return parser
 
 
@@ -193,6 +266,13 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
     _lifecycle_options(command)
     command.add_argument(
         "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
+    )
+    command.add_argument(
+        "--keep-finished",
+        type=number,
+        default=None,
+        metavar="SECONDS",
+        help="delete finished tasks (and their logs) this long after they end (default: keep them)",
     )
 
 

@@ -38,6 +38,7 @@ class ServeOptions:
     task_timeout: float = defaults.TASK_TIMEOUT.total_seconds()
     lease: float | None = defaults.LEASE.total_seconds()
     resume: bool = False
+    keep_finished: float | None = None
 
 
 def load_target(spec: str) -> type[AsyncTask]:
@@ -68,6 +69,7 @@ def build(options: ServeOptions) -> AsyncTask:
         task_timeout=options.task_timeout,
         lease=options.lease,
         resume=options.resume,
+        keep_finished=options.keep_finished,
     )
 
 

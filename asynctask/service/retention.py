@@ -36,6 +36,14 @@ def check_age(value: object, name: str = "older_than") -> timedelta:
     return age
 
 
+def horizon_of(now: datetime, older_than: object) -> datetime:
+    """The ``end_time`` before which finished tasks are deleted: ``now - older_than``, checked."""
+    try:
+        return now - check_age(older_than)
+    except OverflowError:  # older than the first datetime: nothing ended that long ago
+        return datetime.min.replace(tzinfo=now.tzinfo)
+
+
 class Retention:
     """Deletes a store's finished tasks that ended before a horizon, and their logs in ``logger_dir``."""
 

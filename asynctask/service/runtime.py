@@ -32,7 +32,7 @@ from asynctask.service.listing import ListQuery, check_count, check_status, enco
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
 from asynctask.service.params import INT_MAX, MainParams
 from asynctask.service.recording import Recorder, compare_and_set
-from asynctask.service.retention import AutoPurge, Retention, check_age
+from asynctask.service.retention import AutoPurge, Retention, horizon_of
 from asynctask.service.starts import Starts
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
@@ -157,7 +157,7 @@ class Runtime:
 
     def purge(self, older_than: object, status: object, dry_run: bool) -> int:
         """Delete finished tasks (and logs) that ended ``older_than`` ago; ``dry_run``: count them only."""
-        horizon = self.clock() - check_age(older_than)
+        horizon = horizon_of(self.clock(), older_than)
         finished = check_status(status, finished=True)
         if dry_run:
             return self.retention.count(horizon, finished)
