@@ -3,14 +3,18 @@
 ``BENCH_STORE``: ``memory://``, ``sqlite:///path`` or ``mongomock``;
 ``BENCH_PREFILL``: finished tasks to store before serving (memory only: a
 SQLite file is filled by ``prefill_sqlite`` before the server starts);
+``BENCH_MIXED``: tasks of the realistic mix (``mixed``) to store before serving
+(memory only: ``seed_sqlite`` fills a SQLite file before the server starts);
 ``BENCH_LOG_DIR``: the task log folder; ``BENCH_MAX_WORKER``: job threads.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 from attrs import evolve
 from flask import Flask
@@ -36,6 +40,7 @@ def create() -> Flask:
     """The app gunicorn serves: ``benchmarks.apps:create()``."""
     repository = repository_for(os.environ.get("BENCH_STORE", "memory://"))
     prefill_memory(repository, int(os.environ.get("BENCH_PREFILL", "0")))
+    seed_memory(repository, int(os.environ.get("BENCH_MIXED", "0")))
     service = NoOp(repository=repository, logger_dir=os.environ["BENCH_LOG_DIR"], max_worker=JOB_WORKERS)
     return service.app("/api")
 
@@ -74,6 +79,109 @@ def prefill_sqlite(url: str, count: int) -> None:
         connection.execute("BEGIN")
         connection.executemany(sqlite_adapter._INSERT, rows)
     connection.close()
+
+
+#: The realistic mix: this share of the tasks failed, the others succeeded, bar one in
+#: ``RUNNING_EVERY`` (at least one) still running among the newest; create times spread evenly.
+FAILED_SHARE = 0.1
+RUNNING_EVERY = 10_000
+SPAN = timedelta(days=30)
+#: What a failed task of the mix holds: a traceback of the usual length.
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/jobs.py", line 42, in main\n    total = fetch(params["source"])\n'
+    '  File "/srv/app/jobs.py", line 17, in fetch\n    raise ValueError(f"no such source: {source}")\n'
+    "ValueError: no such source: s3://bucket/missing.csv\n"
+)
+_MS = timedelta(milliseconds=1)
+
+
+def mixed(
+    count: int,
+    *,
+    prefix: str = "pre-",
+    end: datetime | None = None,
+    span: timedelta = SPAN,
+    running: bool = True,
+    seed: int = 0,
+) -> Iterator[tuple[str, str, datetime, datetime | None]]:
+    """``(task_id, status, create_time, end_time)`` of ``count`` tasks, oldest first, created within
+    ``span`` before ``end`` (default: now); ids ``prefix`` + 7 digits.
+
+    Each task failed with probability ``FAILED_SHARE`` (a fixed pseudo-random
+    draw) or succeeded, 5 ms to 2 s after it was created; the newest
+    ``count // RUNNING_EVERY`` (at least one, unless ``running`` is false) are
+    still running.
+    """
+    end = end or datetime.now(timezone.utc)
+    end = end.replace(microsecond=end.microsecond // 1000 * 1000)  # stores keep milliseconds
+    step_ms = max(int(span / _MS) // max(count, 1), 1)
+    first = end - step_ms * count * _MS
+    draw = random.Random(seed).random
+    still_running = max(count // RUNNING_EVERY, 1) if running else 0
+    for index in range(count):
+        created = first + index * step_ms * _MS
+        task_id = f"{prefix}{index:07d}"
+        if index >= count - still_running:
+            yield task_id, "running", created, None
+        else:
+            status = "failed" if draw() < FAILED_SHARE else "success"
+            yield task_id, status, created, created + int(5 + draw() * 1995) * _MS
+
+
+def mixed_templates() -> dict[str, Task]:
+    """One task per status, as the service stores them; the mix varies their ids and times."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    running = Task.submitted("template", {"sleep": 0.0}, now).started(now)
+    return {
+        "running": running,
+        "success": running.succeeded({"ok": True}, now),
+        "failed": running.failed(TRACEBACK, now),
+    }
+
+
+def seed_memory(repository: TaskRepository, count: int, **mix) -> None:
+    """Insert ``count`` tasks of the mix one by one, through the port (in the serving process)."""
+    templates = mixed_templates()
+    for task_id, status, created, ended in mixed(count, **mix):
+        repository.insert(
+            evolve(
+                templates[status], task_id=task_id, create_time=created, submit_time=created,
+                start_time=created, heartbeat_time=created, end_time=ended, update_time=ended or created,
+            )
+        )  # fmt: skip
+
+
+def seed_sqlite(path: str, count: int, **mix) -> None:
+    """Insert ``count`` tasks of the mix into a SQLite store (created if need be) in one transaction.
+
+    The repository creates the schema and converts one template task per
+    status (``_to_row``); the rows of the mix are those rows with their ids and
+    times replaced, written with the adapter's own ``_INSERT`` through the
+    ``sqlite3`` module (10^6 rows in seconds rather than minutes); ids taken
+    already are left alone, as ``insert`` would.
+    """
+    sqlite_adapter.SqliteTaskRepository(path).close()  # creates the schema
+    templates = {
+        status: dict(zip(sqlite_adapter._COLUMNS, sqlite_adapter._to_row(task), strict=True))
+        for status, task in mixed_templates().items()
+    }
+    time = sqlite_adapter._time
+
+    def rows() -> Iterator[tuple]:
+        for task_id, status, created, ended in mixed(count, **mix):
+            row, start, end = dict(templates[status]), time(created), time(ended)
+            row.update(task_id=task_id, create_time=start, submit_time=start, start_time=start)
+            row.update(heartbeat_time=start, end_time=end, update_time=end or start)
+            yield tuple(row.values())  # in the order of _COLUMNS, as _INSERT names them
+
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN")
+        connection.executemany(sqlite_adapter._INSERT, rows())
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
 
 
 def repository_for(store: str) -> TaskRepository:

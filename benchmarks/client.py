@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import socket
 import subprocess
@@ -140,9 +139,54 @@ def run_parallel(
     return Run([result for shard in results for result in shard], seconds, cpu)
 
 
+def python_get_for(base: tuple[str, int], paths: Sequence[str], seconds: float) -> dict:
+    """GET ``paths`` in turn over 8 connections for ``seconds`` from Python (without wrk).
+
+    Answers requests/s, p50 and p99 latency (ms) and the client's CPU per wall
+    second; any answer but 200 raises.
+    """
+    latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+
+    def drive(connection: Connection, index: int) -> None:
+        deadline, mine = time.perf_counter() + seconds, latencies[index]
+        step = 0
+        while time.perf_counter() < deadline:
+            path = paths[(index + step * CONNECTIONS) % len(paths)]
+            start = time.perf_counter()
+            code, answer = connection.request("GET", path)
+            mine.append(time.perf_counter() - start)
+            if code != 200:
+                raise RuntimeError(f"GET {path} answered {code}: {answer}")
+            step += 1
+
+    run = run_parallel(base, range(CONNECTIONS), drive)
+    found = sorted(latency for shard in latencies for latency in shard)
+    return {
+        "requests_per_s": len(found) / run.seconds,
+        "requests": len(found),
+        "p50_ms": found[len(found) // 2] * 1000,
+        "p99_ms": found[int(len(found) * 0.99)] * 1000,
+        "client_load": run.client_load,
+    }
+
+
 def have_wrk() -> bool:
     """Whether the wrk load generator is installed."""
     return shutil.which("wrk") is not None
+
+
+def run_counted(command: list[str], env: dict) -> tuple[str, int, float]:
+    """Run ``command`` to its end: its output (stdout and stderr), exit status, and CPU seconds.
+
+    The CPU time is the command's own (``wait4``), whatever other children
+    of this process end meanwhile.
+    """
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    process.stdout.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return output, process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def wrk_get(base: tuple[str, int], path: str, seconds: int, ids: int = 0) -> dict:
@@ -156,18 +200,17 @@ def wrk_get(base: tuple[str, int], path: str, seconds: int, ids: int = 0) -> dic
     url = f"http://{host}:{port}{path if not ids else '/'}"
     env = {**os.environ, "BENCH_IDS": str(ids), "BENCH_PATTERN": path}
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, url]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+        output, code, cpu = run_counted(command, env)
     finally:
         os.unlink(script.name)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        raise RuntimeError(f"wrk exited with {code}:\n{output[-2000:]}")
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     figures = json.loads(line[len("BENCH ") :])
     if figures["non2xx"] or figures["errors"]:
         raise RuntimeError(f"wrk saw failed requests on {url}: {figures}")
     wall = figures["duration_us"] / 1e6
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
         "requests_per_s": figures["requests"] / wall,
         "requests": figures["requests"],

@@ -50,6 +50,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def python_env() -> dict:
+    """The environment of every Python process a run starts: this tree's ``benchmarks`` importable.
+
+    ``BENCH_ASYNCTASK_PATH``: asynctask from another source tree (a change to measure).
+    """
+    path = os.pathsep.join(filter(None, [os.environ.get("BENCH_ASYNCTASK_PATH"), str(ROOT)]))
+    return {**os.environ, "PYTHONPATH": path, "DISABLE_STREAM_HANDLER": "1"}
+
+
 @contextmanager
 def serve_all(contestants: list[Contestant], workdir: str, boot_timeout: float = 300.0):
     """Start every contestant at once, wait until each answers ``/ping``, stop them all after."""
@@ -66,9 +75,7 @@ def _start(contestant: Contestant, workdir: str) -> Served:
     port = free_port()
     folder = tempfile.mkdtemp(prefix=f"{_slug(contestant.name)}-", dir=workdir)
     own = {key: value.replace("{dir}", folder) for key, value in contestant.env.items()}
-    # BENCH_ASYNCTASK_PATH: serve asynctask from another source tree (a change to measure).
-    path = os.pathsep.join(filter(None, [os.environ.get("BENCH_ASYNCTASK_PATH"), str(ROOT)]))
-    env = {**os.environ, "PYTHONPATH": path, "DISABLE_STREAM_HANDLER": "1", **own}
+    env = {**python_env(), **own}
     env.setdefault("BENCH_LOG_DIR", os.path.join(folder, "logs"))
     command = [sys.executable, "-m", "gunicorn", "-w", str(contestant.workers), "--threads", "8"]
     command += ["-k", "gthread", "-b", f"127.0.0.1:{port}", "--keep-alive", "30"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
+from collections.abc import Callable
 
 from benchmarks.baselines import JOB_WORKERS
-from benchmarks.client import Connection, have_wrk, run_parallel, wrk_get
+from benchmarks.client import Connection, have_wrk, python_get_for, run_counted, run_parallel, wrk_get
 from benchmarks.servers import Served
 
 #: How long a sleeping job sleeps, and the throughput 8 job threads cannot beat.
@@ -120,3 +122,80 @@ def submit_only(served: Served, jobs: int) -> dict:
     """POST ``jobs`` no-op jobs over 8 connections (they run meanwhile); submissions/s."""
     run = run_parallel((served.host, served.port), [{}] * jobs, submit)
     return {"submit_per_s": jobs / run.seconds, "client_load": run.client_load}
+
+
+#: The listing workload: the first page of failed tasks, as an operator's dashboard asks for it.
+LIST_LIMIT = 50
+LIST_PATH = f"/api/tasks?status=failed&limit={LIST_LIMIT}"
+
+
+def listing_problem(served: Served) -> str | None:
+    """``None`` when ``LIST_PATH`` answers a full page of failed tasks and a next cursor, else what it did."""
+    connection = Connection(served.host, served.port)
+    try:
+        code, answer = connection.request("GET", LIST_PATH)
+    except ValueError as exc:  # not JSON
+        return f"GET {LIST_PATH} answered something that is not JSON ({exc})"
+    finally:
+        connection.close()
+    envelope = answer if isinstance(answer, dict) else {}
+    data = envelope.get("data")
+    if code != 200 or envelope.get("status") != "ok" or not isinstance(data, dict):
+        return f"GET {LIST_PATH} answered {code}: {str(answer)[:200]}"
+    tasks = data.get("tasks") or []
+    if len(tasks) != LIST_LIMIT or any(task.get("status") != "failed" for task in tasks):
+        return f"GET {LIST_PATH} answered {len(tasks)} tasks, not {LIST_LIMIT} failed ones"
+    if not data.get("next_cursor"):
+        return f"GET {LIST_PATH} answered no next_cursor although more failed tasks are stored"
+    return None
+
+
+def listing(served: Served, seconds: int) -> dict:
+    """GET ``LIST_PATH`` over 8 connections for ``seconds`` (wrk, else the Python client)."""
+    base = (served.host, served.port)
+    if have_wrk():
+        return wrk_get(base, LIST_PATH, seconds)
+    return python_get_for(base, [LIST_PATH], seconds)
+
+
+def status_gets(served: Served, pattern: str, ids: int, seconds: int) -> dict:
+    """GET ``pattern % i`` for random ``i`` below ``ids`` (stored tasks), 8 connections, ``seconds``."""
+    base = (served.host, served.port)
+    if have_wrk():
+        return wrk_get(base, pattern, seconds, ids=ids)
+    step = max(ids // 5000, 1)
+    return python_get_for(base, [pattern % (index * step % ids) for index in range(5000)], seconds)
+
+
+def while_running(command: list[str], env: dict, measure: Callable[[], dict]) -> tuple[dict, dict]:
+    """Start ``command``, then ``measure()`` at once; ``measure``'s figures and the command's.
+
+    The command's figures: ``seconds`` from its start to its exit, its
+    ``cpu_seconds``, ``window_seconds`` from its start to the end of
+    ``measure``, and what it printed; a command that fails raises ``WorkloadError``.
+    """
+    finished: list = []
+
+    def run() -> None:
+        try:
+            finished.append((*run_counted(command, env), time.perf_counter()))
+        except OSError as exc:  # could not start it
+            finished.append((repr(exc), -1, 0.0, time.perf_counter()))
+
+    started = time.perf_counter()
+    waiter = threading.Thread(target=run, daemon=True)
+    waiter.start()
+    figures = measure()
+    measured = time.perf_counter()
+    waiter.join(timeout=600)
+    if not finished:
+        raise WorkloadError(f"{' '.join(command)} did not end within 600 s")
+    output, code, cpu, ended = finished[0]
+    if code != 0:
+        raise WorkloadError(f"{' '.join(command)} exited with {code}:\n{output[-2000:]}")
+    return figures, {
+        "seconds": ended - started,
+        "cpu_seconds": cpu,
+        "window_seconds": measured - started,
+        "output": output,
+    }
