@@ -1,6 +1,7 @@
 """AsyncTask: turn one function into a reliable asynchronous web service."""
 
 from asynctask.adapters.memory import InMemoryTaskRepository
+from asynctask.adapters.process_pool import ProcessPool
 from asynctask.adapters.sqlite import SqliteTaskRepository
 from asynctask.adapters.urls import open_repository
 from asynctask.core import (
@@ -13,6 +14,8 @@ from asynctask.core import (
     StoreURLError,
     SubmissionConflictError,
     Task,
+    TaskCancelledError,
+    TaskFinishedError,
     TaskNotFoundError,
     TaskRepository,
     TaskStatus,
@@ -30,11 +33,14 @@ __all__ = [
     "InvalidParamsError",
     "OwnerLostError",
     "Policy",
+    "ProcessPool",
     "SqliteTaskRepository",
     "StoreURLError",
     "StoreUnavailableError",
     "SubmissionConflictError",
     "Task",
+    "TaskCancelledError",
+    "TaskFinishedError",
     "TaskNotFoundError",
     "TaskRepository",
     "TaskStatus",

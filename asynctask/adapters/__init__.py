@@ -1,8 +1,9 @@
-"""TaskRepository implementations: one module per store."""
+"""TaskRepository implementations, one module per store, and the ``ProcessPool`` executor."""
 
 from asynctask.adapters.memory import InMemoryTaskRepository
+from asynctask.adapters.process_pool import ProcessPool
 
-__all__ = ["InMemoryTaskRepository", "MongoTaskRepository"]
+__all__ = ["InMemoryTaskRepository", "MongoTaskRepository", "ProcessPool"]
 
 
 def __getattr__(name: str):

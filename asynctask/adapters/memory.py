@@ -63,19 +63,20 @@ class InMemoryTaskRepository(TaskRepository):
             if stored is None or stored[0].version != expected_version:
                 return False
             self._tasks[task.task_id] = record
-            old = stored[0]
-            if (old.status, old.create_time, old.end_time) != (task.status, task.create_time, task.end_time):
-                self._unindex(old)
-                self._index(task)
+            self._reindex(stored[0], task)
             return True
 
-    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
-        """Heartbeat the running attempts, under one lock."""
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
+        """Heartbeat the running attempts, under one lock; answers those not running."""
+        gone = []
         with self._lock:
             for task_id, attempt in attempts:
                 task, *values = self._tasks.get(task_id, (None,))
                 if task is not None and task.attempt == attempt and task.status is TaskStatus.RUNNING:
                     self._tasks[task_id] = (task.heartbeat(now), *values)
+                else:
+                    gone.append((task_id, attempt))
+        return gone
 
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """Running tasks whose last heartbeat is older than ``heartbeat_before``: a scan of the running."""
@@ -159,6 +160,22 @@ class InMemoryTaskRepository(TaskRepository):
         bisect.insort(self._created[task.status], key)
         if task.status.finished and task.end_time is not None:
             bisect.insort(self._ended[task.status], (task.end_time, task.task_id))
+
+    def _reindex(self, old: Task, new: Task) -> None:
+        """Move the keys of a replaced task that changed, and only those (most writes change none)."""
+        if old.create_time != new.create_time:
+            self._unindex(old)
+            self._index(new)
+            return
+        if old.status is not new.status:
+            key = (new.create_time, new.task_id)
+            _remove(self._created[old.status], key)
+            bisect.insort(self._created[new.status], key)
+        if (old.status, old.end_time) != (new.status, new.end_time):
+            if old.status.finished and old.end_time is not None:
+                _remove(self._ended[old.status], (old.end_time, old.task_id))
+            if new.status.finished and new.end_time is not None:
+                bisect.insort(self._ended[new.status], (new.end_time, new.task_id))
 
     def _unindex(self, task: Task) -> None:
         key = (task.create_time, task.task_id)

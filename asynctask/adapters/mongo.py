@@ -114,13 +114,18 @@ class MongoTaskRepository(TaskRepository):
         return outcome.matched_count == 1
 
     @_unavailable
-    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
-        """Heartbeat the running attempts in one write."""
-        which = [{"task_id": task_id, "attempt": attempt} for task_id, attempt in attempts]
-        if which:
-            self.collection.update_many(
-                {"status": "running", "$or": which}, {"$set": {"heartbeat_time": now}}
-            )
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
+        """Heartbeat the running attempts in one write; one read answers those not running."""
+        asked = list(dict.fromkeys(attempts))
+        if not asked:
+            return []
+        running = {"status": "running", "$or": [{"task_id": t, "attempt": a} for t, a in asked]}
+        outcome = self.collection.update_many(running, {"$set": {"heartbeat_time": now}})
+        if outcome.matched_count == len(asked):
+            return []
+        found = self.collection.find(running, {"_id": 0, "task_id": 1, "attempt": 1})
+        alive = {(document["task_id"], document.get("attempt")) for document in found}
+        return [pair for pair in asked if pair not in alive]
 
     @_unavailable
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:

@@ -118,12 +118,16 @@ class SqliteTaskRepository(TaskRepository):
             return connection.execute(_UPDATE, row).rowcount == 1
 
     @_unavailable
-    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
-        """Heartbeat the running attempts in one transaction."""
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
+        """Heartbeat the running attempts in one transaction; answers those not running."""
         rows = [(_time(now), task_id, attempt) for task_id, attempt in attempts]
+        gone = []
         with self._pool.connection() as connection, self._write_lock, connection:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(_TOUCH, rows)
+            for row in rows:
+                if connection.execute(_TOUCH, row).rowcount == 0:
+                    gone.append((row[1], row[2]))
+        return gone
 
     @_unavailable
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:

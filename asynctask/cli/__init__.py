@@ -10,8 +10,17 @@ import sys
 from collections.abc import Sequence
 
 from asynctask.adapters.urls import DEFAULT_STORE, open_repository
-from asynctask.cli.operating import displayed, json_default, list_tasks, number, policy_of, purge, show_logs
-from asynctask.cli.options import HOST, PORT, THREADS, WORKERS, ServeOptions, load_target
+from asynctask.cli.operating import (
+    cancel,
+    displayed,
+    json_default,
+    list_tasks,
+    number,
+    policy_of,
+    purge,
+    show_logs,
+)
+from asynctask.cli.options import EXECUTORS, HOST, PORT, THREADS, WORKERS, ServeOptions, load_target
 from asynctask.cli.serve import serve
 from asynctask.core import AsyncTaskError, InvalidArgumentError, defaults
 from asynctask.core.errors import ServeError
@@ -132,6 +141,7 @@ def _options(args: argparse.Namespace, target: type) -> ServeOptions:
         lease=args.lease or None,
         resume=args.resume,
         keep_finished=args.keep_finished,
+        executor=args.executor,
     )
 
 
@@ -205,6 +215,15 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
     _lifecycle_options(logs)
 
+    cancelling = _command(commands, "cancel", cancel, "cancel a running task (its process stops it)")
+    cancelling.description = (
+        "Cancel a running task: it is recorded failed at once (TaskCancelledError: cancelled by request), "
+        "and the process running it stops it at its next heartbeat round. Exit 1 if it is unknown or "
+        "has finished."
+    )
+    cancelling.add_argument("task_id")
+    cancelling.add_argument("--store", default=DEFAULT_STORE, help=f"store URL (default {DEFAULT_STORE})")
+
     purging = _command(
         commands, "purge", purge, "delete finished tasks that ended long enough ago, with their logs"
     )
@@ -258,7 +277,16 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
         help=f"request threads per gunicorn worker (default {THREADS})",
     )
     command.add_argument(
-        "--max-worker", type=int, default=None, help="task threads per process (default: CPUs + 4)"
+        "--executor",
+        choices=EXECUTORS,
+        default="threads",
+        help="run tasks in threads (default) or in processes that a timeout or a cancel ends",
+    )
+    command.add_argument(
+        "--max-worker",
+        type=int,
+        default=None,
+        help="task threads (default: CPUs + 4) or processes (default: CPUs) per gunicorn worker",
     )
     command.add_argument(
         "--log-dir", default=defaults.LOGGER_DIR, help=f"task log directory (default {defaults.LOGGER_DIR})"

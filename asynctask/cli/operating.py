@@ -1,4 +1,4 @@
-"""Operating a store from the command line: ``list`` its tasks, print or follow a task's ``logs``, ``purge``.
+"""Operating a store from the command line: ``list``, ``logs`` (and follow), ``cancel``, ``purge``.
 
 Each command reads the store the way the service answers it (a running task
 past its timeout or lease reads as failed) and never changes a record it
@@ -25,14 +25,18 @@ from asynctask.core import (
     Reason,
     StoreURLError,
     Task,
+    TaskFinishedError,
+    TaskNotFoundError,
     TaskRepository,
     check_task_id,
     decide,
     defaults,
     overdue_error,
 )
+from asynctask.service.cancelling import cancel_task
 from asynctask.service.listing import DEFAULT_PAGE, ListQuery, check_status, encode_cursor
 from asynctask.service.logs import DEFAULT_LOG_READ, log_path, read_log_bytes
+from asynctask.service.recording import Recorder
 from asynctask.service.retention import Retention, horizon_of
 from asynctask.service.runtime import task_detail, utc_now
 
@@ -274,6 +278,23 @@ def write(text: str) -> None:
     except UnicodeEncodeError:
         encoding = sys.stdout.encoding or "utf-8"
         sys.stdout.write(text.encode(encoding, errors="replace").decode(encoding))
+
+
+# -- cancel -------------------------------------------------------------------------------------
+
+
+def cancel(args: argparse.Namespace) -> int:
+    """``asynctask cancel``: record a running task failed as cancelled; its owner stops it."""
+    repository = open_store(args.store)
+    try:
+        task = cancel_task(repository, Recorder(repository, utc_now), args.task_id)
+    except (TaskNotFoundError, TaskFinishedError) as exc:
+        print(f"asynctask cancel: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        repository.close()
+    print(json.dumps(task_detail(task), indent=2, default=json_default, ensure_ascii=False))
+    return 0
 
 
 # -- purge --------------------------------------------------------------------------------------

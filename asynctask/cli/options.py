@@ -12,10 +12,12 @@ import sys
 import attrs
 from attrs import frozen
 
+from asynctask.adapters.process_pool import ProcessPool
 from asynctask.adapters.urls import open_repository
 from asynctask.core import defaults
 from asynctask.core.errors import ServeError
 from asynctask.service.base import AsyncTask
+from asynctask.service.runtime import runtime_of
 
 _log = logging.getLogger("asynctask.serve")
 #: Where ``serve`` listens, and with how many gunicorn worker processes and request threads each.
@@ -39,6 +41,8 @@ class ServeOptions:
     lease: float | None = defaults.LEASE.total_seconds()
     resume: bool = False
     keep_finished: float | None = None
+    #: ``threads`` (a ``ThreadPoolExecutor``) or ``processes`` (a ``ProcessPool``: timeouts end the work).
+    executor: str = "threads"
 
 
 def load_target(spec: str) -> type[AsyncTask]:
@@ -60,11 +64,19 @@ def load_target(spec: str) -> type[AsyncTask]:
     return target
 
 
+#: What ``--executor`` may name.
+EXECUTORS = ("threads", "processes")
+
+
 def build(options: ServeOptions) -> AsyncTask:
-    """An instance of the target class on its store."""
+    """An instance of the target class on its store, with its executor."""
+    if options.executor not in EXECUTORS:
+        raise ServeError(f"--executor must be one of {', '.join(EXECUTORS)}, got {options.executor!r}")
+    pool = ProcessPool(options.max_worker) if options.executor == "processes" else None
     return options.target(
         logger_dir=options.log_dir,
-        max_worker=options.max_worker,
+        max_worker=None if pool is not None else options.max_worker,
+        executor=pool,
         repository=open_repository(options.store),
         task_timeout=options.task_timeout,
         lease=options.lease,
@@ -92,6 +104,7 @@ def check_builds(options: ServeOptions) -> None:
     Workers build their own after the fork; this one never runs a task (it does not resume either).
     """
     service = build(attrs.evolve(options, resume=False))
+    _process_pool(service, wait=False)
     service.shutdown(wait=False)
     service.repository.close()
 
@@ -104,5 +117,13 @@ def stop(service: AsyncTask) -> None:
         _log.warning("stopping: waiting for %d running task(s): %s", len(running), running)
     if waiting:
         _log.warning("stopping: %d task(s) not started are recorded as failed: %s", len(waiting), waiting)
+    _process_pool(service, wait=True)  # its queued tasks are cancelled, and recorded as failed
     service.shutdown(wait=True, cancel_pending=True)
     service.repository.close()
+
+
+def _process_pool(service: AsyncTask, wait: bool) -> None:
+    """Shut down the ``ProcessPool`` ``build`` gave the service, if it did: the service does not own it."""
+    executor = runtime_of(service).attempts.executor
+    if isinstance(executor, ProcessPool):
+        executor.shutdown(wait=wait, cancel_futures=True)

@@ -17,12 +17,14 @@ from asynctask.core.errors import (
     StoreUnavailableError,
     StoreURLError,
     SubmissionConflictError,
+    TaskCancelledError,
+    TaskFinishedError,
     TaskNotFoundError,
     UnencodableValueError,
     UpdateConflictError,
 )
 from asynctask.core.ids import check_task_id
-from asynctask.core.lifecycle import Action, Decision, Reason, decide, overdue_error
+from asynctask.core.lifecycle import CANCELLED_ERROR, Action, Decision, Reason, decide, overdue_error
 from asynctask.core.listing import MAX_PAGE, Page, Position
 from asynctask.core.policy import Policy, to_timedelta
 from asynctask.core.ports import TaskRepository
@@ -30,6 +32,7 @@ from asynctask.core.status import TaskStatus
 from asynctask.core.task import Task, utc
 
 __all__ = [
+    "CANCELLED_ERROR",
     "Action",
     "AsyncTaskError",
     "AttemptSupersededError",
@@ -51,6 +54,8 @@ __all__ = [
     "StoreURLError",
     "SubmissionConflictError",
     "Task",
+    "TaskCancelledError",
+    "TaskFinishedError",
     "TaskNotFoundError",
     "TaskRepository",
     "TaskStatus",

@@ -79,5 +79,17 @@ class ServeError(AsyncTaskError):
     """The service cannot start; the message says why and what to do."""
 
 
+class TaskCancelledError(AsyncTaskError):
+    """The task was cancelled by request; ``progress()`` raises it inside the ``main`` that was cancelled."""
+
+
+class TaskFinishedError(AsyncTaskError):
+    """The task has finished already, so it cannot be cancelled; ``status`` says how it ended."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(f"task {task_id!r} is already {status}: only a running task can be cancelled")
+        self.task_id, self.status = task_id, status
+
+
 class InMemoryStoreWarning(UserWarning):
     """No store was given: tasks live in memory and are lost when the process ends."""

@@ -74,6 +74,10 @@ def decide(stored: Task | None, now: datetime, policy: Policy) -> Decision:
     return Decision(Action.KEEP, Reason.FRESH)
 
 
+#: The ``error`` of a cancelled task: its last line ends with ``TaskCancelledError: cancelled by request``.
+CANCELLED_ERROR = "asynctask.core.errors.TaskCancelledError: cancelled by request"
+
+
 def overdue_error(reason: Reason, policy: Policy) -> str:
     """The ``error`` of a running attempt ended for ``reason``: ``ExcType: message``."""
     if reason is Reason.TIMED_OUT:

@@ -36,16 +36,22 @@ class TaskRepository(abc.ABC):
         has moved on: the caller re-reads and decides again.
         """
 
-    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> None:
+    def touch(self, attempts: Iterable[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
         """Heartbeat: set ``heartbeat_time`` of each running ``(task_id, attempt)`` to ``now``.
 
         Finished or superseded attempts are left alone; ``version`` does not
-        change. Stores that can do it in one write override this loop.
+        change. Answers the attempts it did not find running: ended elsewhere
+        (cancelled, timed out, rerun, deleted), so their owner stops them.
+        Stores that can do it in one write override this loop.
         """
+        gone = []
         for task_id, attempt in attempts:
             stored = self.get(task_id)
             if stored is not None and stored.attempt == attempt and stored.status is TaskStatus.RUNNING:
                 self.replace(stored.heartbeat(now), stored.version)
+            else:
+                gone.append((task_id, attempt))
+        return gone
 
     def stale_running(self, heartbeat_before: datetime, limit: int = 100) -> list[Task]:
         """At most ``limit`` running tasks whose ``last_sign_of_life`` is before ``heartbeat_before``.

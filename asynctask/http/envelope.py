@@ -15,6 +15,7 @@ from asynctask.core import (
     InvalidParamsError,
     StoreUnavailableError,
     SubmissionConflictError,
+    TaskFinishedError,
     TaskNotFoundError,
     UnencodableValueError,
 )
@@ -29,6 +30,7 @@ SERVICE_ERRORS: dict[type[AsyncTaskError], tuple[int, str, str | None]] = {
     InvalidArgumentError: (400, "invalid", None),
     UnencodableValueError: (400, "unencodable", None),
     TaskNotFoundError: (404, "not_found", None),
+    TaskFinishedError: (409, "finished", None),
     SubmissionConflictError: (503, "busy", "the task store is busy; retry shortly"),
     StoreUnavailableError: (503, "store_unavailable", "the task store is unavailable; retry shortly"),
 }
@@ -118,6 +120,8 @@ def _service_details(exc: AsyncTaskError, problem: str, message: str) -> list[di
         return exc.details
     if isinstance(exc, InvalidArgumentError):
         return [detail(exc.argument, problem, message)]
+    if isinstance(exc, TaskFinishedError):
+        return [detail("task_id", problem, message, task_id=exc.task_id, status=exc.status)]
     if isinstance(exc, TaskNotFoundError):
         return [detail("task_id", problem, message, task_id=exc.task_id)]
     return [detail("request", problem, message)]

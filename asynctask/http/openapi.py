@@ -20,6 +20,7 @@ _ERRORS = {
         "Invalid JSON, a body of the wrong shape, params main does not accept, a bad task_id",
     ),
     "404": ("NotFound", "No task with this task_id"),
+    "409": ("Finished", "The task has finished already, so it cannot be cancelled"),
     "413": ("TooLarge", "The body is larger than the limit"),
     "414": (
         "UriTooLong",
@@ -58,6 +59,7 @@ def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
             endpoint: {"post": _submit_operation(summary), "get": _status_operation(owner)},
             endpoint.rstrip("/") + "/tasks": {"get": _list_operation(owner)},
             endpoint.rstrip("/") + "/logs": {"get": _log_operation(owner)},
+            endpoint.rstrip("/") + "/cancel": {"post": _cancel_operation(owner)},
         },
         "components": {
             "schemas": _schemas(_bounded(params.json_schema(doc.params))),
@@ -158,6 +160,29 @@ def _log_operation(owner: str) -> dict:
         "responses": {
             "200": _answer("A piece of the log", "LogPiece"),
             **_error_refs("400", "404", "414", "500"),
+        },
+    }
+
+
+def _cancel_operation(owner: str) -> dict:
+    body = {
+        "type": "object",
+        "required": ["task_id"],
+        "properties": {"task_id": _task_id("The task to cancel")},
+    }
+    body["additionalProperties"] = {"$ref": _REF + "JsonValue"}  # ignored, but parsed as strictly
+    return {
+        "operationId": "cancel",
+        "summary": f"Cancel a running {owner} task",
+        "description": (
+            "Records the task `failed` at once (its `error` ends with `TaskCancelledError: cancelled "
+            "by request`) and answers its detail. A queued attempt never starts; a running one's late "
+            "result is dropped. A later identical submission reruns it."
+        ),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": _task_answer("The task's detail after the cancel"),
+            **_error_refs("400", "404", "409", "413", "415", "500"),
         },
     }
 

@@ -30,6 +30,7 @@ from asynctask.service.params import MainParams
 #: The default limit of a request body: 1 MiB.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 SUBMIT_SHAPE = '{"data": {params}}'
+CANCEL_SHAPE = '{"task_id": "..."}'
 #: The query arguments of ``GET .../tasks`` and ``GET .../logs``.
 LIST_ARGS = ("status", "limit", "cursor", "since", "until")
 LOG_ARGS = ("task_id", "offset", "limit")
@@ -47,7 +48,8 @@ def task_blueprint(
 
     ``POST endpoint`` submits, ``GET endpoint?task_id=`` answers a task,
     ``GET endpoint/tasks`` lists them, ``GET endpoint/logs?task_id=`` reads a
-    log, and ``GET endpoint/openapi.json`` describes them all.
+    log, ``POST endpoint/cancel`` cancels one, and ``GET endpoint/openapi.json``
+    describes them all.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
     envelope 404/405 answers on URLs the blueprint does not own. Bodies over
@@ -64,6 +66,7 @@ def task_blueprint(
     base = path.rstrip("/")
     blueprint.add_url_rule(base + "/tasks", "tasks", views.tasks, methods=["GET"])
     blueprint.add_url_rule(base + "/logs", "logs", views.logs, methods=["GET"])
+    blueprint.add_url_rule(base + "/cancel", "cancel", views.cancel, methods=["POST"])
     blueprint.add_url_rule(base + "/openapi.json", "openapi", views.openapi, methods=["GET"])
     register_error_handlers(blueprint)
     return blueprint
@@ -130,6 +133,17 @@ class TaskViews:
             task_id, offset=_int_arg(args, "offset", 0), limit=_int_arg(args, "limit", DEFAULT_LOG_READ)
         )
         return ok(piece)
+
+    def cancel(self) -> Response:
+        """``POST .../cancel`` with ``{"task_id": ID}``: cancel the running task, answer its detail."""
+        body = read_object(CANCEL_SHAPE)
+        task_id = _MISSING if body is None else body.get("task_id", _MISSING)
+        if task_id is _MISSING:
+            message = f"the body must be {CANCEL_SHAPE}"
+            raise ApiError(400, message, [detail("task_id", "missing", message)])
+        if problem := task_id_problem(task_id, "task_id"):
+            raise problem
+        return ok(_with_id(task_id, self.service.cancel(task_id)))
 
     def openapi(self) -> Response:
         """``GET .../openapi.json``: the OpenAPI 3.1 document (plain, not in an envelope)."""

@@ -54,6 +54,8 @@ class InFlight:
     timed_out: bool = False
     #: A newer attempt of the task was submitted here: this one must not start.
     superseded: bool = False
+    #: Cancelled, or ended by another process: it must not start, and its work is stopped.
+    stopped: bool = False
     #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
     start_time: datetime | None = None
     started_monotonic: float = 0.0
@@ -132,6 +134,19 @@ class Attempts:
             self._on_start()  # it started before it was listed: the supervisor missed it
         future.add_done_callback(partial(self._on_done, item))
 
+    def stop(self, task_id: str, attempt: int) -> list[InFlight]:
+        """Stop ``attempt`` of ``task_id`` (and older ones) here: ended in the store, its outcome is dropped.
+
+        A queued attempt never starts; a running one is cancelled where the
+        executor can end it (``ProcessPool``). Answers the attempts stopped.
+        """
+        stopped = [item for item in self.items() if item.task_id == task_id and item.attempt <= attempt]
+        for item in stopped:
+            item.stopped = True
+            if item.future is not None:
+                item.future.cancel()
+        return stopped
+
     def _on_done(self, item: InFlight, future: Future) -> None:
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
@@ -151,7 +166,7 @@ class Attempts:
     def _mark_started(self, item: InFlight) -> bool:
         """The attempt is about to run ``main``; ``False`` if it must not: timed out, rerun or ended
         meanwhile, here or by another process (``starts.py`` says when its start is written)."""
-        if item.timed_out or item.superseded or not self.starts.begin(item):
+        if item.timed_out or item.superseded or item.stopped or not self.starts.begin(item):
             return False
         if not item.start_written:
             self._on_start()

@@ -144,6 +144,19 @@ class AsyncTask:
         overridden = getattr(self.retrieve, "__func__", None) is not AsyncTask.retrieve
         return self._asynctask.list_tasks(query, self.retrieve if overridden else None)
 
+    def cancel(self, task_id: str) -> dict:
+        """Cancel a running task: it is recorded ``failed`` at once, and its detail is answered.
+
+        Its ``error`` ends with ``TaskCancelledError: cancelled by request``; a
+        queued attempt never starts, and a running one's late result is
+        dropped. The work itself stops where it can: ``progress()`` raises
+        ``TaskCancelledError`` in a thread, and a ``ProcessPool`` ends the
+        process. From another process, the owner stops it at its next
+        heartbeat round. ``TaskNotFoundError`` for an unknown id;
+        ``TaskFinishedError`` for a task that has ended.
+        """
+        return self._asynctask.cancel(task_id)
+
     def read_log(self, task_id: str, offset: int = 0, limit: int = DEFAULT_LOG_READ) -> dict:
         """The task's log from byte ``offset``: ``{"task_id", "text", "next_offset"}``.
 

@@ -27,6 +27,7 @@ from asynctask.core import (
     overdue_error,
 )
 from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
+from asynctask.service.cancelling import cancel_task
 from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.listing import ListQuery, check_count, check_status, encode_cursor
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
@@ -145,6 +146,16 @@ class Runtime:
         found = [detail for detail in details if detail is not None]  # deleted since the page was read
         return {"tasks": found, "next_cursor": encode_cursor(page.after)}
 
+    def cancel(self, task_id: str) -> dict:
+        """Record the running task failed as cancelled, and stop its attempt if it runs here."""
+
+        def unwritten_start(attempt: int) -> datetime | None:
+            return self.starts.unwritten(self.attempts.items(), task_id, attempt)
+
+        task = cancel_task(self.repository, self.recorder, task_id, unwritten_start)
+        self.attempts.stop(task_id, task.attempt)
+        return task_detail(task)
+
     def read_log(self, task_id: str, offset: object, limit: object) -> dict:
         """A piece of the task's log file: ``{"task_id", "text", "next_offset"}``."""
         check_task_id(task_id)
@@ -249,7 +260,7 @@ class WorkerSide:
         raise AsyncTaskError(WorkerSideRepository.MESSAGE)
 
     request = retrieve = record_callback = update_task = wait = in_flight = shutdown = _absent
-    list_tasks = read_log = purge = _absent
+    list_tasks = read_log = purge = cancel = _absent
 
 
 def runtime_of(service: Any) -> Runtime:

@@ -105,11 +105,22 @@ class Supervisor:
             self._queue_line()
 
     def heartbeat(self) -> None:
-        """One batched write: every attempt in flight here is alive."""
+        """One batched write: every attempt in flight here is alive; those ended elsewhere are stopped.
+
+        Another process may have cancelled an attempt, timed it out or rerun
+        its task: the store no longer holds it running, and it stops here.
+        """
         attempts = [(item.task_id, item.attempt) for item in self.attempts.items()]
         attempts += self.recorder.unwritten_attempts()  # finished here, outcome not stored yet
-        if attempts and self.policy.lease is not None:
-            self.repository.touch(attempts, self.clock())
+        if not attempts:
+            return
+        for task_id, attempt in self.repository.touch(attempts, self.clock()) or ():
+            if self.attempts.stop(task_id, attempt):
+                _log.info(
+                    "task %s attempt %d ended elsewhere (cancelled, timed out or rerun): stopped",
+                    task_id,
+                    attempt,
+                )
 
     def time_out(self) -> None:
         """Fail the attempts past ``task_timeout`` and cancel them where the executor can."""

@@ -23,7 +23,7 @@ def test_touch_moves_the_heartbeat_of_running_attempts_in_one_call(repository, m
     for task_id in ("a", "b", "c"):
         repository.insert(running(make_task, task_id))
     later = T0 + timedelta(minutes=5)
-    repository.touch([("a", 1), ("b", 1)], later)
+    assert repository.touch([("a", 1), ("b", 1)], later) == []
     assert repository.get("a").heartbeat_time == repository.get("b").heartbeat_time == later
     assert repository.get("c").heartbeat_time == T0
 
@@ -31,14 +31,25 @@ def test_touch_moves_the_heartbeat_of_running_attempts_in_one_call(repository, m
 def test_touch_leaves_finished_and_superseded_attempts_and_versions_alone(repository, make_task):
     repository.insert(running(make_task, "old", attempt=3))
     repository.insert(make_task(task_id="done"))
-    repository.touch([("old", 2), ("done", 2), ("missing", 1)], T0 + timedelta(minutes=5))
+    gone = repository.touch([("old", 2), ("done", 2), ("missing", 1)], T0 + timedelta(minutes=5))
+    assert sorted(gone) == [("done", 2), ("missing", 1), ("old", 2)]  # their owners stop them
     assert repository.get("old").heartbeat_time == T0
     assert repository.get("done") == make_task(task_id="done")
     assert repository.get("old").version == make_task().version
 
 
 def test_touch_with_nothing_to_do_is_harmless(repository):
-    repository.touch([], T0)
+    assert repository.touch([], T0) == []
+
+
+def test_touch_answers_only_the_attempts_not_running(repository, make_task, now):
+    repository.insert(running(make_task, "alive"))
+    cancelled = running(make_task, "cancelled")
+    repository.insert(cancelled)
+    repository.replace(cancelled.failed("cancelled", now), cancelled.version)
+
+    assert repository.touch([("alive", 1), ("cancelled", 1)], now) == [("cancelled", 1)]
+    assert repository.get("alive").heartbeat_time == now
 
 
 def test_stale_running_lists_only_running_tasks_with_an_old_heartbeat(repository, make_task):

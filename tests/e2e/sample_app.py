@@ -34,3 +34,24 @@ class Echo(AsyncTask):
 
     def main(self, n, logger=None):
         return n
+
+
+class Sleeper(AsyncTask):
+    """Appends its process id to the file ``marker`` every 20 ms for ``seconds``: its work shows."""
+
+    def setup(self):
+        marks = os.environ.get("RECORDER_DIR")
+        if marks:  # one file per process that ran setup()
+            with open(os.path.join(marks, f"setup-{os.getpid()}"), "w"):
+                pass
+
+    def get_task_id(self, marker, seconds=60):
+        return "sleep-" + os.path.basename(marker)
+
+    def main(self, marker, seconds=60, logger=None):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with open(marker, "a") as file:
+                file.write(f"{os.getpid()}\n")
+            time.sleep(0.02)
+        return "slept"

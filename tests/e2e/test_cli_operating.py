@@ -417,3 +417,26 @@ def test_keep_finished_reaches_the_constructor(tmp_path, monkeypatch):
         assert runtime_of(service).policy.keep_finished == timedelta(days=1)
     finally:
         service.shutdown()
+
+
+# -- cancel -------------------------------------------------------------------------------------
+
+
+def test_cancel_records_a_running_task_failed_and_prints_its_detail(seeded):
+    done = asynctask(seeded.root, "cancel", "d-running", "--store", STORE)
+
+    assert done.returncode == 0, done.stderr
+    detail = json.loads(done.stdout)
+    assert detail["task_id"] == "d-running" and detail["status"] == "failed"
+    assert detail["error"].endswith("TaskCancelledError: cancelled by request")
+    stored = seeded.repository.get("d-running")
+    assert stored.status is TaskStatus.FAILED and stored.error == detail["error"]
+
+
+def test_cancel_of_a_finished_or_unknown_task_exits_1_and_changes_nothing(seeded):
+    finished = asynctask(seeded.root, "cancel", "a-success", "--store", STORE)
+    unknown = asynctask(seeded.root, "cancel", "nobody", "--store", STORE)
+
+    assert finished.returncode == 1 and "already success" in finished.stderr
+    assert unknown.returncode == 1 and "nobody" in unknown.stderr
+    assert seeded.repository.get("a-success") == seeded.tasks["a-success"]

@@ -25,6 +25,7 @@ def example(name: str) -> str:
         ("dask", "[0, 1, 4, 9]"),
         ("timeout", "failed TimeoutError: the task ran longer than task_timeout (0:00:00.200000)"),
         ("operating", "['ValueError: no negative numbers']"),
+        ("processpool", "TimeoutError: the task ran longer than task_timeout (0:00:01) True"),
     ],
 )
 def test_the_example_prints_what_the_readme_says(tmp_path, name, printed):

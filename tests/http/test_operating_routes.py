@@ -176,3 +176,53 @@ def test_the_openapi_document_describes_both_routes(client):
     assert listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("TaskPage")
     assert set(listing["responses"]) == {"200", "400", "414", "500"}
     assert set(logs["responses"]) == {"200", "400", "404", "414", "500"}
+
+
+# -- /cancel --------------------------------------------------------------------
+
+
+def test_cancel_records_a_running_task_failed_and_answers_its_detail(client, executor):
+    client.post("/api", json={"data": {"name": "a"}})
+
+    data = assert_ok(client.post("/api/cancel", json={"task_id": "task-a"}))
+
+    assert data["task_id"] == "task-a" and data["status"] == "failed"
+    assert data["error"].endswith("TaskCancelledError: cancelled by request")
+    executor.run_all()
+    assert assert_ok(client.get("/api?task_id=task-a"))["error"] == data["error"]
+
+
+def test_cancel_of_an_unknown_task_is_a_404_and_of_a_finished_one_a_409(client, executor):
+    assert_error(client.post("/api/cancel", json={"task_id": "nobody"}), 404)
+    client.post("/api", json={"data": {"name": "a"}})
+    executor.run_all()
+
+    body = assert_error(client.post("/api/cancel", json={"task_id": "task-a"}), 409)
+
+    assert "already success" in body["error_msg"]
+    assert body["error_data"][0] == {
+        "field": "task_id",
+        "problem": "finished",
+        "message": body["error_msg"],
+        "task_id": "task-a",
+        "status": "success",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [({}, "missing"), ({"task_id": ""}, "empty"), ({"task_id": 5}, "not_a_string")],
+)
+def test_cancel_needs_a_task_id_in_the_body(client, body, problem):
+    answer = assert_error(client.post("/api/cancel", json=body), 400)
+
+    assert answer["error_data"][0]["field"] == "task_id"
+    assert answer["error_data"][0]["problem"] == problem
+
+
+def test_cancel_is_a_post_and_is_in_the_document(client):
+    assert_error(client.get("/api/cancel"), 405)
+    document = client.get("/api/openapi.json").get_json()
+
+    operation = document["paths"]["/api/cancel"]["post"]
+    assert set(operation["responses"]) == {"200", "400", "404", "409", "413", "415", "500"}
