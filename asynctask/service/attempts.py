@@ -18,6 +18,7 @@ from attrs import define, frozen
 
 from asynctask.core import Task
 from asynctask.service.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
+from asynctask.service.progress import ProgressBoard
 from asynctask.service.recording import Recorder
 from asynctask.service.starts import Starts
 
@@ -54,8 +55,9 @@ class InFlight:
     timed_out: bool = False
     #: A newer attempt of the task was submitted here: this one must not start.
     superseded: bool = False
-    #: Cancelled, or ended by another process: it must not start, and its work is stopped.
-    stopped: bool = False
+    #: Why it was stopped (cancelled, or ended by another process), or ``None``: a stopped
+    #: attempt must not start, and its work is stopped where the executor or ``progress`` can.
+    stopped: str | None = None
     #: When ``main`` began (by the service clock), and by ``time.monotonic()``; ``None`` while queued.
     start_time: datetime | None = None
     started_monotonic: float = 0.0
@@ -83,8 +85,10 @@ class Attempts:
         callback: Callable[[Future, str], None],
         on_dispatch: Callable[[], None],
         on_start: Callable[[], None],
+        progress: ProgressBoard | None = None,
     ) -> None:
         self.executor, self.recorder, self.starts = executor, recorder, starts
+        self.progress = progress  # ``None`` unless main declares a ``progress`` parameter
         self._call_for, self._callback = call_for, callback
         self._on_dispatch, self._on_start = on_dispatch, on_start
         self._inflight: dict[Future, InFlight] = {}
@@ -116,12 +120,15 @@ class Attempts:
                 if other.task_id == task.task_id and other.attempt < task.attempt:
                     other.superseded = True
         hook = StartHook(partial(self._mark_started, item))
+        link = None if self.progress is None else self.progress.link(item)
         # main gets its own copy: what it does to its arguments must not reach the stored params.
         call = self._call_for(task, own_copy(task.params))
         self._on_dispatch()
         try:
-            future = self.executor.submit(execute_task, call, hook)
+            future = self.executor.submit(execute_task, call, hook, link)
         except Exception as exc:
+            if self.progress is not None:
+                self.progress.finish((task.task_id, task.attempt))
             error = format_error(exc)
             self.recorder.record(
                 task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
@@ -134,7 +141,7 @@ class Attempts:
             self._on_start()  # it started before it was listed: the supervisor missed it
         future.add_done_callback(partial(self._on_done, item))
 
-    def stop(self, task_id: str, attempt: int) -> list[InFlight]:
+    def stop(self, task_id: str, attempt: int, reason: str = "cancelled by request") -> list[InFlight]:
         """Stop ``attempt`` of ``task_id`` (and older ones) here: ended in the store, its outcome is dropped.
 
         A queued attempt never starts; a running one is cancelled where the
@@ -142,12 +149,14 @@ class Attempts:
         """
         stopped = [item for item in self.items() if item.task_id == task_id and item.attempt <= attempt]
         for item in stopped:
-            item.stopped = True
+            item.stopped = reason
             if item.future is not None:
                 item.future.cancel()
         return stopped
 
     def _on_done(self, item: InFlight, future: Future) -> None:
+        if self.progress is not None:  # its last progress goes to the store before its outcome
+            self.progress.finish((item.task_id, item.attempt))
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
         token = CURRENT_ATTEMPT.set(

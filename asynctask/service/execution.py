@@ -97,10 +97,15 @@ def forget_prepared(token: str) -> None:
         _prepared.pop(token, None)
 
 
-def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
-    """Run ``main`` for one attempt with its task logger open, and close it after."""
+def execute_task(call: TaskCall, hook: StartHook | RemoteStart, progress: Any = None) -> Any:
+    """Run ``main`` for one attempt with its task logger open, and close it after.
+
+    ``progress``: the attempt's progress callable, if ``main`` declares one;
+    its last report is sent before the outcome.
+    """
     start_time = datetime.now(timezone.utc) if hook.remote else None  # here, the hook keeps it
     logger = open_task_logger(call.task_id, call.logger_dir)
+    extra = {} if progress is None else {"progress": progress}
     try:
         if not hook():
             raise AttemptSupersededError(
@@ -108,7 +113,11 @@ def execute_task(call: TaskCall, hook: StartHook | RemoteStart) -> Any:
             )
         # The task's file holds what main logs (and its failure): a silent task writes no file.
         _log.debug("task %s attempt %d started", call.task_id, call.attempt)
-        result = prepared(call).main(logger=logger, **call.params)
+        try:
+            result = prepared(call).main(logger=logger, **extra, **call.params)
+        finally:
+            if progress is not None:
+                progress.flush()
         _log.debug("task %s attempt %d succeeded", call.task_id, call.attempt)
     except AttemptSupersededError:
         raise

@@ -16,9 +16,12 @@ from asynctask.core import InvalidParamsError
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: The keyword ``main`` receives its logger by; never a client's param.
 LOGGER = "logger"
+#: The keyword ``main`` receives its progress callable by, if it declares it; never a client's param.
+PROGRESS = "progress"
 #: Names a client can never pass as params, and why.
 RESERVED = {
     LOGGER: "'logger' is passed by AsyncTask",
+    PROGRESS: "'progress' is passed by AsyncTask",
     "self": "'self' cannot be a param",
 }
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -265,7 +268,13 @@ def _resolve(annotation: Any, namespace: Mapping) -> Any:
 
 
 def _is_client_param(parameter: inspect.Parameter) -> bool:
-    return parameter.name != LOGGER and parameter.kind not in _VARIADIC
+    return parameter.name not in (LOGGER, PROGRESS) and parameter.kind not in _VARIADIC
+
+
+def wants_progress(main: Callable) -> bool:
+    """``main`` declares a ``progress`` parameter (by keyword): it gets a progress callable."""
+    parameter = inspect.signature(main).parameters.get(PROGRESS)
+    return parameter is not None and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY
 
 
 def _is_json(value: Any) -> bool:

@@ -31,7 +31,8 @@ from asynctask.service.cancelling import cancel_task
 from asynctask.service.execution import TaskCall, forget_prepared
 from asynctask.service.listing import ListQuery, check_count, check_status, encode_cursor
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
-from asynctask.service.params import INT_MAX, MainParams
+from asynctask.service.params import INT_MAX, MainParams, wants_progress
+from asynctask.service.progress import ProgressBoard
 from asynctask.service.recording import Recorder, compare_and_set
 from asynctask.service.retention import AutoPurge, Retention, horizon_of
 from asynctask.service.starts import Starts
@@ -78,6 +79,7 @@ class Runtime:
         self.queue_log = QueueLog(name, logger_dir)
         interval = supervise_every(policy, monitor_interval)
         self.starts = Starts(self.recorder, clock, interval)
+        board = ProgressBoard(self.recorder) if wants_progress(service.main) else None
         self.attempts = Attempts(
             executor,
             self.recorder,
@@ -86,6 +88,7 @@ class Runtime:
             callback=lambda future, task_id: service.callback(future, task_id),  # a user's override
             on_dispatch=lambda: self.supervisor.start(),
             on_start=lambda: self.supervisor.starts_pending(),
+            progress=board,
         )
         self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
         self.retention = Retention(repository, logger_dir)
@@ -231,6 +234,8 @@ class Runtime:
         if self._owns_executor:
             self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self.supervisor.stop()
+        if self.attempts.progress is not None:
+            self.attempts.progress.close()
         self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
         self.queue_log.close()
         forget_prepared(self.token)

@@ -115,7 +115,9 @@ class Supervisor:
         if not attempts:
             return
         for task_id, attempt in self.repository.touch(attempts, self.clock()) or ():
-            if self.attempts.stop(task_id, attempt):
+            if self.attempts.stop(
+                task_id, attempt, "stopped: the task ended elsewhere (cancelled, timed out or rerun)"
+            ):
                 _log.info(
                     "task %s attempt %d ended elsewhere (cancelled, timed out or rerun): stopped",
                     task_id,

@@ -25,6 +25,7 @@ def example(name: str) -> str:
         ("dask", "[0, 1, 4, 9]"),
         ("timeout", "failed TimeoutError: the task ran longer than task_timeout (0:00:00.200000)"),
         ("operating", "['ValueError: no negative numbers']"),
+        ("progress", "epoch 20 of 20"),
         ("processpool", "TimeoutError: the task ran longer than task_timeout (0:00:01) True"),
     ],
 )

@@ -47,3 +47,20 @@ class Worker(AsyncTask):
         if fail:
             raise ValueError(f"{n} failed on purpose")
         return {"square": n * n, "pid": os.getpid(), "model_pid": self.model["loaded_in"]}
+
+
+class Progressing(AsyncTask):
+    """Reports half way, then waits (up to 20 s) for the file ``gate`` before it reports done."""
+
+    def get_task_id(self, gate):
+        return "progress-" + os.path.basename(gate)
+
+    def main(self, gate, progress=None, logger=None):
+        import time
+
+        progress(0.5, "half way")
+        deadline = time.monotonic() + 20
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        progress(1.0, "done")
+        return os.getpid()

@@ -3,11 +3,12 @@
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from asynctask import SqliteTaskRepository
-from tests.service.apps import Worker
+from asynctask import ProcessPool, SqliteTaskRepository
+from tests.service.apps import Progressing, Worker
 
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 
@@ -41,6 +42,7 @@ EXECUTORS = {
     "fork": process_pool("fork"),
     "spawn": process_pool("spawn"),
     "dask": dask_executor,
+    "pebble": lambda request: ProcessPool(2),
 }
 
 
@@ -99,3 +101,36 @@ def test_identical_submissions_run_once_on_every_executor(worker, tmp_path):
     assert worker.run(n=7) == "w-7" and worker.wait(timeout=60)
     assert worker.retrieve("w-7")["attempt"] == 1
     assert (tmp_path / "logs" / "w-7.log").read_text().count("working on 7") == 1
+
+
+@pytest.mark.parametrize("kind", list(EXECUTORS))
+def test_progress_is_visible_while_the_task_runs_and_its_last_value_stays(kind, request, tmp_path):
+    import time
+
+    executor = EXECUTORS[kind](request)
+    service = Progressing(
+        logger_dir=str(tmp_path / "logs"),
+        repository=SqliteTaskRepository(tmp_path / "tasks.db"),
+        executor=executor,
+    )
+    gate = tmp_path / "gate"
+    try:
+        task_id = service.run(gate=str(gate))
+        deadline, seen = time.monotonic() + 10, None
+        while time.monotonic() < deadline and not seen:
+            seen = service.retrieve(task_id).get("progress")
+            time.sleep(0.02)
+        assert seen is not None, "no progress while it ran"
+        reported = datetime.fromisoformat(seen["time"])
+        assert datetime.now(timezone.utc) - reported < timedelta(seconds=1.5)  # visible within about 1 s
+        assert (seen["fraction"], seen["message"]) == (0.5, "half way")
+        assert service.retrieve(task_id)["status"] == "running"
+        gate.touch()
+        assert service.wait(20)
+        detail = service.retrieve(task_id)
+        assert detail["status"] == "success"
+        assert (detail["progress"]["fraction"], detail["progress"]["message"]) == (1.0, "done")
+    finally:
+        service.shutdown()
+        if kind != "dask":
+            executor.shutdown()
