@@ -21,7 +21,7 @@ from asynctask.core import Page, Position, Task, TaskRepository, TaskStatus, Une
 
 _CORE_FIELDS = (
     "task_id status params create_time update_time submit_time attempt version "
-    "result error start_time end_time heartbeat_time"
+    "result error start_time end_time heartbeat_time retries_left retry_time"
 ).split()
 
 #: The field MongoDB's TTL index expires finished tasks by, when the service keeps them for a while.
@@ -274,4 +274,6 @@ def _from_document(document: dict) -> Task:
         end_time=_aware(document.get("end_time")),
         heartbeat_time=_aware(document.get("heartbeat_time")),
         extra=extra,
+        retries_left=document.get("retries_left"),
+        retry_time=_aware(document.get("retry_time")),
     )

@@ -19,7 +19,7 @@ from asynctask.core.listing import page_of
 
 _COLUMNS = (
     "task_id status params create_time update_time submit_time attempt version "
-    "result error start_time end_time heartbeat_time extra"
+    "result error start_time end_time heartbeat_time extra retries_left retry_time"
 ).split()
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     start_time  TEXT,
     end_time    TEXT,
     heartbeat_time TEXT,
-    extra       TEXT NOT NULL
+    extra       TEXT NOT NULL,
+    retries_left INTEGER,
+    retry_time  TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_running_heartbeat ON tasks (heartbeat_time) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS tasks_status_created ON tasks (status, create_time, task_id);
@@ -95,6 +97,7 @@ class SqliteTaskRepository(TaskRepository):
             )
         with self._pool.connection() as connection:
             connection.executescript(_SCHEMA)
+            _add_missing_columns(connection)
 
     @_unavailable
     def get(self, task_id: str) -> Task | None:
@@ -316,6 +319,22 @@ def _after_fork(repository_ref: weakref.ref) -> None:
         repository._write_lock = threading.Lock()  # a thread of the parent may have held it
 
 
+#: Columns added since the first schema, for files written before them: name and type.
+_ADDED_COLUMNS = {"retries_left": "INTEGER", "retry_time": "TEXT"}
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring a file written by an older version up to date (another process may be doing it too)."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            try:
+                connection.execute(f"ALTER TABLE tasks ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 def _time(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat(timespec="milliseconds")
 
@@ -346,13 +365,15 @@ def _to_row(task: Task) -> tuple:
         _time(task.end_time),
         _time(task.heartbeat_time),
         dumps(task.extra, "extra fields"),
+        task.retries_left,
+        _time(task.retry_time),
     )
 
 
 def _from_row(row: tuple) -> Task:
     """A row as a task; every read parses its own copy of the values."""
     (task_id, status, params, create_time, update_time, submit_time, attempt, version,
-     result, error, start_time, end_time, heartbeat_time, extra) = row  # fmt: skip
+     result, error, start_time, end_time, heartbeat_time, extra, retries_left, retry_time) = row  # fmt: skip
     return Task(
         task_id=task_id,
         status=status,
@@ -368,4 +389,6 @@ def _from_row(row: tuple) -> Task:
         end_time=_parse_time(end_time),
         heartbeat_time=_parse_time(heartbeat_time),
         extra=json.loads(extra),
+        retries_left=retries_left,
+        retry_time=_parse_time(retry_time),
     )

@@ -142,6 +142,8 @@ def _options(args: argparse.Namespace, target: type) -> ServeOptions:
         resume=args.resume,
         keep_finished=args.keep_finished,
         executor=args.executor,
+        retries=args.retries,
+        retry_backoff=args.retry_backoff,
     )
 
 
@@ -294,6 +296,20 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
     _lifecycle_options(command)
     command.add_argument(
         "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
+    )
+    command.add_argument(
+        "--retries",
+        type=number,
+        default=0,
+        metavar="N",
+        help="rerun a failed task (an error, a timeout, a lost process) up to N times (default 0)",
+    )
+    command.add_argument(
+        "--retry-backoff",
+        type=number,
+        default=1.0,
+        metavar="SECONDS",
+        help="wait before the first retry, doubling each time up to 300 s, with jitter (default 1)",
     )
     command.add_argument(
         "--keep-finished",

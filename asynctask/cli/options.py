@@ -43,6 +43,8 @@ class ServeOptions:
     keep_finished: float | None = None
     #: ``threads`` (a ``ThreadPoolExecutor``) or ``processes`` (a ``ProcessPool``: timeouts end the work).
     executor: str = "threads"
+    retries: int = 0
+    retry_backoff: float = 1.0
 
 
 def load_target(spec: str) -> type[AsyncTask]:
@@ -82,6 +84,8 @@ def build(options: ServeOptions) -> AsyncTask:
         lease=options.lease,
         resume=options.resume,
         keep_finished=options.keep_finished,
+        retries=options.retries,
+        retry_backoff=options.retry_backoff,
     )
 
 

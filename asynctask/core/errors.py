@@ -68,7 +68,14 @@ class AttemptSupersededError(AsyncTaskError):
 
 
 class RemoteTaskError(AsyncTaskError):
-    """An attempt failed in another process; ``str()`` is its traceback text."""
+    """An attempt failed in another process; ``str()`` is its traceback text.
+
+    ``retryable``: its exception was one of the service's ``retry_on``, as matched where it ran.
+    """
+
+    def __init__(self, text: str = "", retryable: bool = False) -> None:
+        super().__init__(text)
+        self.retryable = retryable
 
 
 class StoreURLError(AsyncTaskError, ValueError):

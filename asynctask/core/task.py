@@ -20,6 +20,8 @@ _ANY, _FINISHED = frozenset(TaskStatus), frozenset({SUCCESS, FAILED})
 #: ended, but never makes a finished task running again: that is a rerun, by a new submission.
 TRANSITIONS: Mapping[str, Mapping[TaskStatus, frozenset[TaskStatus]]] = {
     "resubmit": {status: frozenset({RUNNING}) for status in TaskStatus},
+    "retry": {RUNNING: frozenset({RUNNING})},
+    "reclaim": {RUNNING: frozenset({RUNNING})},
     "start": {RUNNING: frozenset({RUNNING})},
     "succeed": {RUNNING: frozenset({SUCCESS})},
     "fail": {RUNNING: frozenset({FAILED})},
@@ -39,6 +41,8 @@ MANAGED_FIELDS = frozenset(
         "attempt",
         "version",
         "extra",
+        "retries_left",
+        "retry_time",
     }
 )
 #: What ``update`` sets on the task itself; any other key becomes an extra field.
@@ -70,7 +74,10 @@ class Task:
     ``attempt`` grows with each (re)submission and fences late results;
     ``version`` grows with each change and is what compare-and-set compares;
     ``heartbeat_time`` is the last sign of life of the process that owns a
-    running attempt (heartbeats do not change ``version``).
+    running attempt (heartbeats do not change ``version``). ``retries_left``
+    is how many automatic retries a failure may still start (``None``: the
+    service retries nothing); ``retry_time`` is when a retry attempt is due
+    to start, set while it waits for its backoff.
     """
 
     task_id: str = field(validator=_task_id)
@@ -87,14 +94,19 @@ class Task:
     end_time: datetime | None = field(default=None, converter=_optional_utc)
     heartbeat_time: datetime | None = field(default=None, converter=_optional_utc)
     extra: dict = field(factory=dict, converter=dict)
+    retries_left: int | None = None
+    retry_time: datetime | None = field(default=None, converter=_optional_utc)
 
     @classmethod
-    def submitted(cls, task_id: str, params: Mapping, now: datetime) -> Task:
-        """A new task, running from this submission on."""
-        return cls(task_id, RUNNING, params, now, now, now, heartbeat_time=now)
+    def submitted(cls, task_id: str, params: Mapping, now: datetime, retries: int | None = None) -> Task:
+        """A new task, running from this submission on; ``retries``: automatic retries it may take."""
+        return cls(task_id, RUNNING, params, now, now, now, heartbeat_time=now, retries_left=retries)
 
-    def resubmitted(self, now: datetime, params: Mapping | None = None) -> Task:
-        """A new attempt of this task: running again, with no trace of the last outcome."""
+    def resubmitted(self, now: datetime, params: Mapping | None = None, retries: int | None = None) -> Task:
+        """A new attempt of this task: running again, with no trace of the last outcome.
+
+        A submission starts a fresh budget of ``retries``.
+        """
         return self._change(
             "resubmit",
             now,
@@ -107,7 +119,43 @@ class Task:
             start_time=None,
             end_time=None,
             heartbeat_time=now,
+            retries_left=retries,
+            retry_time=None,
         )
+
+    def retried(self, now: datetime, at: datetime) -> Task:
+        """The running attempt failed and a retry takes its place, due to start ``at`` (after its backoff).
+
+        A new attempt with a clean result and error and one retry fewer; it is
+        running and not started, and its timeout counts from ``at``.
+        """
+        if not self.retries_left:
+            raise IllegalTransitionError(f"task {self.task_id!r} has no retries left")
+        return self._change(
+            "retry",
+            now,
+            attempt=self.attempt + 1,
+            submit_time=at,
+            retry_time=at,
+            retries_left=self.retries_left - 1,
+            result=None,
+            error=None,
+            start_time=None,
+            end_time=None,
+            heartbeat_time=now,
+        )
+
+    def reclaimed(self, now: datetime) -> Task:
+        """A retry that waits for its backoff, taken over from a process that is gone: same schedule.
+
+        A new attempt number fences the old owner; ``retry_time`` and ``retries_left`` stay.
+        """
+        return self._change("reclaim", now, attempt=self.attempt + 1, heartbeat_time=now)
+
+    @property
+    def awaiting_retry(self) -> bool:
+        """A retry attempt that has not started: it waits for ``retry_time``, or for its owner to run it."""
+        return self.status is RUNNING and self.retry_time is not None and self.start_time is None
 
     def started(self, now: datetime, at: datetime | None = None) -> Task:
         """The attempt has begun executing, at ``at`` (default: ``now``); a sign of life of its owner too."""

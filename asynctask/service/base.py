@@ -43,12 +43,25 @@ class AsyncTask:
         clock: Callable[[], datetime] = utc_now,
         monitor_interval: float = defaults.MONITOR_INTERVAL,
         keep_finished: float | timedelta | None = None,
+        retries: int = 0,
+        retry_backoff: float | timedelta = 1.0,
+        retry_backoff_max: float | timedelta = 300.0,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
         owner = type(self).__name__
         if type(self).main is AsyncTask.main:
             raise TypeError(f"{owner} must define main(self, ..., logger=None)")
         main_signature(self.main, owner)  # accepts logger, or a clear TypeError now
-        policy = Policy(task_timeout, rerun_time_limit, lease, keep_finished)
+        policy = Policy(
+            task_timeout,
+            rerun_time_limit,
+            lease,
+            keep_finished,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+            retry_on=retry_on,
+        )
         repository = choose_repository(collection, repository)
         logger_dir = os.fspath(logger_dir)
         os.makedirs(logger_dir, exist_ok=True)

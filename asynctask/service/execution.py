@@ -38,6 +38,8 @@ class TaskCall:
     params: dict
     logger_dir: str
     token: str
+    #: The service's ``retry_on``: a failure in another process is matched against it there.
+    retry_on: tuple = (Exception,)
 
 
 @frozen
@@ -47,6 +49,7 @@ class RemoteOutcome:
     result: Any
     error: str | None
     start_time: datetime
+    retryable: bool = False
 
 
 class StartHook:
@@ -124,7 +127,7 @@ def execute_task(call: TaskCall, hook: StartHook | RemoteStart, progress: Any = 
     except Exception as exc:
         logger.exception("task %s attempt %d failed", call.task_id, call.attempt)
         if hook.remote:
-            return RemoteOutcome(None, format_error(exc), start_time)
+            return RemoteOutcome(None, format_error(exc), start_time, isinstance(exc, call.retry_on))
         raise
     finally:
         close_task_logger(call.task_id)
@@ -153,5 +156,5 @@ def unwrap_remote(future: Future) -> tuple[Future, datetime | None]:
     if outcome.error is None:
         view.set_result(outcome.result)
     else:
-        view.set_exception(RemoteTaskError(outcome.error))
+        view.set_exception(RemoteTaskError(outcome.error, outcome.retryable))
     return view, outcome.start_time

@@ -27,6 +27,8 @@ MAX_RACES = 100
 
 #: A change of a running task: ``change(stored, now) -> new task``.
 Change = Callable[[Task, datetime], Task]
+#: The ``error`` of an attempt that never started because its service stopped.
+STOPPED_ERROR = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
 #: ``compare_and_set``'s ``known`` when the caller knows nothing: read first.
 UNREAD = object()
 
@@ -86,9 +88,15 @@ class Recorder:
         retry_for: timedelta = timedelta(minutes=10),
         first_delay: timedelta = timedelta(seconds=0.5),
         max_delay: timedelta = timedelta(seconds=30),
+        failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
+        written: Callable[[Task], None] | None = None,
     ) -> None:
         self.repository = repository
         self.clock = clock
+        #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry).
+        self.failure = failure or (lambda exc, error, start_time: _failed(error, start_time))
+        #: Told of every outcome written (a retry that waits is scheduled from there).
+        self.on_written = written or (lambda task: None)
         self.retry_for, self.first_delay, self.max_delay = retry_for, first_delay, max_delay
         self._unwritten: list[_Unwritten] = []
         self._lock = threading.Lock()
@@ -154,14 +162,14 @@ class Recorder:
         """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation."""
         # An attempt's start not written yet is written with its outcome (``start_time``).
         if future.cancelled():
-            error = "concurrent.futures.CancelledError: cancelled before it started (the service stopped)"
-            change = _failed(error, None)
+            change = _failed(STOPPED_ERROR, None)
         elif future.exception() is not None:
             exc = future.exception()
             if isinstance(exc, AttemptSupersededError):
                 _log.info("%s", exc)
                 return
-            change = _failed(str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc), start_time)
+            error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
+            change = self.failure(exc, error, start_time)
         else:
             result = future.result()
             change = lambda t, now: t.succeeded(result, now, start_time)  # noqa: E731
@@ -246,6 +254,8 @@ class Recorder:
             _log.warning(
                 "dropped %s of task %s attempt %s: the attempt is over or superseded", what, task_id, attempt
             )
+        else:
+            self.on_written(written)
 
 
 def _failed(error: str, start_time: datetime | None) -> Change:

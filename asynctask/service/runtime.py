@@ -9,6 +9,8 @@ helpers; ``runtime_of(service)`` is the seam for tests and tools.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -17,6 +19,7 @@ from typing import Any
 
 from asynctask.core import (
     AsyncTaskError,
+    OwnerLostError,
     Policy,
     Reason,
     Task,
@@ -33,8 +36,9 @@ from asynctask.service.listing import ListQuery, check_count, check_status, enco
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ, QueueLog, log_path, read_log_bytes
 from asynctask.service.params import INT_MAX, MainParams, wants_progress
 from asynctask.service.progress import ProgressBoard
-from asynctask.service.recording import Recorder, compare_and_set
+from asynctask.service.recording import STOPPED_ERROR, Recorder, compare_and_set
 from asynctask.service.retention import AutoPurge, Retention, horizon_of
+from asynctask.service.retries import Retries
 from asynctask.service.starts import Starts
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
@@ -66,6 +70,7 @@ class Runtime:
         resume: bool,
         monitor_interval: float,
         default_task_ids: bool,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         name = type(service).__name__
         self.service = service
@@ -75,7 +80,10 @@ class Runtime:
         self.token = uuid.uuid4().hex
         self.stopping = False
         self._owns_executor = owns_executor
-        self.recorder = Recorder(repository, clock)
+        self.retries = Retries(policy, jitter)
+        self.recorder = Recorder(
+            repository, clock, failure=self.retries.for_exception, written=self.retries.written
+        )
         self.queue_log = QueueLog(name, logger_dir)
         interval = supervise_every(policy, monitor_interval)
         self.starts = Starts(self.recorder, clock, interval)
@@ -107,6 +115,8 @@ class Runtime:
             resume=self.resume_orphan if resume else None,
             queue_line=self.write_queue_line,
             purge=AutoPurge(self.retention, policy, clock) if policy.keep_finished is not None else None,
+            retries=self.retries,
+            run_retry=self.run_retry,
         )
         self.resume = resume
         if resume or policy.keep_finished is not None:
@@ -156,6 +166,7 @@ class Runtime:
             return self.starts.unwritten(self.attempts.items(), task_id, attempt)
 
         task = cancel_task(self.repository, self.recorder, task_id, unwritten_start)
+        self.retries.discard(task_id, task.attempt)  # a retry waiting for its time never runs
         self.attempts.stop(task_id, task.attempt)
         return task_detail(task)
 
@@ -212,8 +223,17 @@ class Runtime:
         compare_and_set(self.repository, task_id, updated)
 
     def wait(self, timeout: float | None) -> bool:
-        """Block until every attempt submitted here is recorded; ``False`` on timeout."""
-        return self.attempts.wait(timeout)
+        """Block until every attempt submitted here is recorded, waiting retries too; ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not self.attempts.wait(left):
+                return False
+            if not self.retries.waiting():
+                return True
+            if left is not None and left <= 0:
+                return False
+            time.sleep(0.01 if left is None else min(0.01, left))  # a retry waits for its time
 
     def in_flight(self) -> list[tuple[str, int, bool]]:
         """``(task_id, attempt, started)`` of every attempt submitted here and not recorded yet."""
@@ -225,8 +245,38 @@ class Runtime:
         return self.queue_log.write(flags.count(False), flags.count(True))
 
     def resume_orphan(self, task_id: str) -> bool:
-        """Rerun a task whose owner is gone, unless this service is stopping."""
-        return not self.stopping and self.submission.resume(task_id)
+        """Take over a running task whose owner is gone, unless this service is stopping.
+
+        A retry that waited for its time is taken over with its schedule. A
+        task that retries takes its lost owner as a failure (so it is retried,
+        or fails). Any other is rerun now, exactly once.
+        """
+        if self.stopping:
+            return False
+        stored = self.repository.get(task_id)
+        if stored is None or stored.never_submitted or not self.policy.orphaned(stored, self.clock()):
+            return False
+        if stored.awaiting_retry:
+            change = lambda t, now: t.reclaimed(now) if self.policy.orphaned(t, now) else None  # noqa: E731
+        elif stored.retries_left is not None:
+            failure = self.retries.failure(
+                overdue_error(Reason.ORPHANED, self.policy), self.policy.retryable(OwnerLostError)
+            )
+            change = lambda t, now: failure(t, now) if self.policy.orphaned(t, now) else None  # noqa: E731
+        else:
+            return self.submission.resume(task_id)
+        written = self.recorder.change_attempt(task_id, stored.attempt, change, known=stored)
+        if written is not None:
+            _log.info("task %s attempt %d taken over from a lost process", task_id, stored.attempt)
+            self.retries.written(written)
+        return written is not None
+
+    def run_retry(self, task_id: str, attempt: int) -> None:
+        """A retry's time has come: run it if it still waits (it was not cancelled or taken over)."""
+        stored = self.repository.get(task_id)
+        if not self.stopping and stored is not None and stored.attempt == attempt and stored.awaiting_retry:
+            _log.info("task %s attempt %d: retrying (%s left)", task_id, attempt, stored.retries_left)
+            self.attempts.dispatch(stored)
 
     def shutdown(self, wait: bool, cancel_pending: bool) -> None:
         """Stop heartbeats, the queue line, and the executor this service created."""
@@ -234,22 +284,49 @@ class Runtime:
         if self._owns_executor:
             self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self.supervisor.stop()
+        self._leave_waiting_retries()
         if self.attempts.progress is not None:
             self.attempts.progress.close()
         self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
         self.queue_log.close()
         forget_prepared(self.token)
 
+    def _leave_waiting_retries(self) -> None:
+        """At shutdown: retries waiting here stay in the store for ``resume`` (without a lease: failed)."""
+        waiting = self.retries.waiting()
+        if not waiting:
+            return
+        if self.policy.lease is not None:
+            _log.warning(
+                "stopping with %d retries waiting for their time: a process with resume=True takes them "
+                "over after the lease, else they read as failed then: %s",
+                len(waiting),
+                waiting,
+            )
+            return
+        for task_id, attempt in waiting:  # no lease: nothing would ever end them
+            self.recorder.record(task_id, attempt, lambda t, now: t.failed(STOPPED_ERROR, now), "the stop")
+
     def _call_for(self, task: Task, params: dict) -> TaskCall:
-        return TaskCall(self.service, task.task_id, task.attempt, params, self.logger_dir, self.token)
+        return TaskCall(
+            self.service,
+            task.task_id,
+            task.attempt,
+            params,
+            self.logger_dir,
+            self.token,
+            self.policy.retry_on,
+        )
 
     def _end_overdue(self, task: Task, reason: Reason) -> Task | None:
-        """A running task past its time: rerun it if orphaned and resuming, else fail it."""
+        """A running task past its time: take it over if orphaned and resuming, else fail (or retry) it."""
         if reason is Reason.ORPHANED and self.resume and not self.stopping:
-            self.submission.resume(task.task_id)
+            self.resume_orphan(task.task_id)
         else:
             error = overdue_error(reason, self.policy)
-            self.recorder.change_attempt(task.task_id, task.attempt, lambda t, now: t.failed(error, now))
+            kind = TimeoutError if reason is Reason.TIMED_OUT else OwnerLostError
+            failure = self.retries.failure(error, self.policy.retryable(kind))
+            self.recorder.record(task.task_id, task.attempt, failure, reason.value)
         return self.repository.get(task.task_id)  # None if it was deleted meanwhile
 
 
@@ -295,4 +372,6 @@ def task_detail(task: Task) -> dict:
         end_time=task.end_time,
         attempt=task.attempt,
     )
+    if task.retries_left is not None:  # the service retries: how many are left, and when the next is due
+        detail.update(retries_left=task.retries_left, retry_time=task.retry_time)
     return detail

@@ -39,11 +39,12 @@ class Submission:
             reasons.append(decision.reason)
             if decision.action is Action.KEEP:
                 return stored
+            retries = self.policy.retries_per_submission
             if decision.action is Action.RESUBMIT:
-                return stored.resubmitted(now, params)
+                return stored.resubmitted(now, params, retries)
             if params is None:
                 raise TaskNotFoundError(task_id)
-            return Task.submitted(task_id, params, now)
+            return Task.submitted(task_id, params, now, retries)
 
         known = None if fresh else UNREAD
         task, written = compare_and_set(self.repository, task_id, decided, known=known, submission=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from asynctask.core import Policy, Reason, TaskRepository, overdue_error
 from asynctask.service.attempts import Attempts
 from asynctask.service.recording import Recorder
+from asynctask.service.retries import Retries
 from asynctask.service.starts import Starts
 
 _log = logging.getLogger("asynctask")
@@ -41,18 +42,24 @@ class Supervisor:
         resume: Callable[[str], bool] | None,
         queue_line: Callable[[], str],
         purge: Callable[[], None] | None = None,
+        retries: Retries | None = None,
+        run_retry: Callable[[str, int], None] | None = None,
     ) -> None:
         self.attempts, self.starts, self.recorder, self.repository = attempts, starts, recorder, repository
         self.policy, self.clock = policy, clock
         self.interval = interval
         self.monitor_interval = monitor_interval
         self._name, self._resume, self._queue_line, self._purge = name, resume, queue_line, purge
+        self.retries, self._run_retry = retries, run_retry
+        if retries is not None:
+            retries.on_scheduled = self.wake
         self._last_line = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._wake = threading.Condition()
         self._starts = False  # attempts have started whose start is not written yet
+        self._woken = False  # a round is wanted before its time
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -75,6 +82,13 @@ class Supervisor:
         if self.starts.write_due(self.attempts.items(), min_age):
             self.starts_pending()
 
+    def wake(self) -> None:
+        """Run a round now (a retry was scheduled): the loop may be waiting a whole ``interval``."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify()
+        self.start()
+
     def stop(self) -> None:
         """Stop the thread after its current tick."""
         self._stop.set()
@@ -89,6 +103,7 @@ class Supervisor:
             self.heartbeat,
             self.time_out,
             self.recorder.retry_due,
+            self.run_retries,
             self.resume,
             self.queue_line,
             self.purge,
@@ -112,9 +127,15 @@ class Supervisor:
         """
         attempts = [(item.task_id, item.attempt) for item in self.attempts.items()]
         attempts += self.recorder.unwritten_attempts()  # finished here, outcome not stored yet
+        if self.retries is not None:
+            attempts += self.retries.waiting()  # retries waiting for their time here
         if not attempts:
             return
         for task_id, attempt in self.repository.touch(attempts, self.clock()) or ():
+            if self.retries is not None and self.retries.discard(task_id, attempt):
+                _log.info(
+                    "retry of task %s attempt %d ended elsewhere (cancelled or taken over)", task_id, attempt
+                )
             if self.attempts.stop(
                 task_id, attempt, "stopped: the task ended elsewhere (cancelled, timed out or rerun)"
             ):
@@ -131,16 +152,23 @@ class Supervisor:
         for item in self.attempts.items():
             if policy.timed_out(item.task, now) and not item.timed_out:
                 item.timed_out = True
+                if self.retries is not None:  # a timeout is a failure: it may be retried
+                    change = self.retries.failure(error, policy.retryable(TimeoutError), item.start_time)
+                else:
+                    change = lambda t, at, began=item.start_time: t.failed(error, at, began)  # noqa: E731
                 self.recorder.record(
-                    item.task_id,
-                    item.attempt,
-                    lambda t, at, began=item.start_time: t.failed(
-                        error, at, began
-                    ),  # a start not written yet
-                    "timeout",
-                    start_time=item.start_time,
+                    item.task_id, item.attempt, change, "timeout", start_time=item.start_time
                 )
                 item.future.cancel()
+
+    def run_retries(self) -> None:
+        """Hand the retries whose time has come to the executor."""
+        if self.retries is not None and self._run_retry is not None:
+            for task_id, attempt in self.retries.due(self.clock()):
+                try:
+                    self._run_retry(task_id, attempt)
+                finally:  # handed over, or no longer waiting: either way not waiting here
+                    self.retries.discard(task_id, attempt)
 
     def resume(self) -> None:
         """With ``resume=True``: rerun running tasks whose owner stopped heartbeating."""
@@ -157,15 +185,25 @@ class Supervisor:
         next_tick = time.monotonic() + self.interval
         while not self._stop.is_set():
             with self._wake:
-                if not self._starts and not self._stop.is_set():
-                    self._wake.wait(max(next_tick - time.monotonic(), 0))
+                if not self._starts and not self._woken and not self._stop.is_set():
+                    now = time.monotonic()
+                    self._wake.wait(max(min(next_tick, self._next_retry(now)) - now, 0))
                 starts, self._starts = self._starts, False
-            if time.monotonic() >= next_tick:  # heartbeats and timeouts first
+                woken, self._woken = self._woken, False
+            now = time.monotonic()
+            if woken or now >= min(next_tick, self._next_retry(now)):  # heartbeats and timeouts first
                 self._guarded(self.tick)
                 next_tick = time.monotonic() + self.interval
             # A short attempt ends within the pause, and its outcome carries its start.
             if starts and not self._stop.wait(self.starts.pause):
                 self._guarded(self.write_starts)
+
+    def _next_retry(self, now: float) -> float:
+        """When, by ``time.monotonic()`` (``now``), the first waiting retry is due; far off if none waits."""
+        due = None if self.retries is None else self.retries.next_due()
+        if due is None:
+            return float("inf")
+        return now + max((due - self.clock()).total_seconds(), 0.0)
 
     @staticmethod
     def _guarded(step) -> None:

@@ -134,6 +134,8 @@ def make_task(**overrides: Any) -> Task:
         "result": {"total": 42, "items": [1, 2.5, None, "x", False], "empty": {}},
         "error": None,
         "extra": {"owner": "worker-7", "progress": 1.0},
+        "retries_left": 1,
+        "retry_time": T0 + timedelta(milliseconds=1500),
     }
     fields.update(overrides)
     return Task(**fields)

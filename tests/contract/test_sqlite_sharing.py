@@ -285,3 +285,38 @@ def test_a_close_while_connections_are_lent_keeps_the_bound(tmp_path):
             repository.get("task-1")  # a second connection would break max_connections=1
     assert repository.get("task-1") is None  # given back (and closed): the next one opens
     repository.close()
+
+
+def test_a_file_written_before_the_retry_columns_is_brought_up_to_date(tmp_path):
+    import sqlite3
+
+    from asynctask.adapters.sqlite import SqliteTaskRepository
+    from asynctask.core import Task
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE tasks (task_id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, "
+        "create_time TEXT NOT NULL, update_time TEXT NOT NULL, submit_time TEXT NOT NULL, "
+        "attempt INTEGER NOT NULL, version INTEGER NOT NULL, result TEXT NOT NULL, error TEXT, "
+        "start_time TEXT, end_time TEXT, heartbeat_time TEXT, extra TEXT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO tasks VALUES ('old', 'success', '{}', '2026-01-01T00:00:00.000+00:00', "
+        "'2026-01-01T00:00:01.000+00:00', '2026-01-01T00:00:00.000+00:00', 1, 3, '5', NULL, NULL, "
+        "'2026-01-01T00:00:01.000+00:00', NULL, '{}')"
+    )
+    old.commit()
+    old.close()
+
+    repository = SqliteTaskRepository(path)
+    again = SqliteTaskRepository(path)  # a second opener finds the columns there
+    try:
+        task = repository.get("old")
+        assert task.result == 5 and task.retries_left is None and task.retry_time is None
+        new = Task.submitted("new", {}, task.create_time, retries=2)
+        assert again.insert(new)
+        assert repository.get("new").retries_left == 2
+    finally:
+        repository.close()
+        again.close()

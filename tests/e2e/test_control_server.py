@@ -1,4 +1,4 @@
-"""Cancel through the real server: over HTTP, and from another process with ``asynctask cancel``."""
+"""Control through the real server: cancel over HTTP and from another process, processes, retries."""
 
 from __future__ import annotations
 
@@ -83,3 +83,18 @@ def test_serve_with_processes_ends_a_timed_out_task_and_a_cancelled_one(tmp_path
     finally:
         server.stop()
     assert server.process.returncode == 0  # SIGTERM: the pool of processes shut down with the service
+
+
+def test_serve_with_retries_reruns_a_failing_task_then_fails_it_with_the_last_error(tmp_path):
+    server, runs = serve_recorder(tmp_path, "--retries", "2", "--retry-backoff", "0.05")
+    try:
+        code, answer = request("POST", f"{server.base}/api", {"data": {"word": "flaky", "fail": True}})
+        assert code == 200 and answer["data"]["retries_left"] == 2
+
+        detail = server.wait_status("word-flaky", timeout=10)
+
+        assert (detail["status"], detail["attempt"], detail["retries_left"]) == ("failed", 3, 0)
+        assert detail["error"].endswith("RuntimeError: flaky failed on purpose")
+        assert len(list(runs.iterdir())) == 3  # the first run and two retries
+    finally:
+        server.stop()
