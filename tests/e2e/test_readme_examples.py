@@ -26,6 +26,7 @@ def example(name: str) -> str:
         ("timeout", "failed TimeoutError: the task ran longer than task_timeout (0:00:00.200000)"),
         ("operating", "['ValueError: no negative numbers']"),
         ("progress", "epoch 20 of 20"),
+        ("cancel", "asynctask.core.errors.TaskCancelledError: cancelled by request"),
         ("retries", "success 3 3"),
         ("processpool", "TimeoutError: the task ran longer than task_timeout (0:00:01) True"),
     ],

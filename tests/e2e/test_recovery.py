@@ -58,3 +58,28 @@ def test_a_resuming_server_reruns_each_lost_task_exactly_once(killed_with_tasks_
         server.stop(signal.SIGTERM)
     for word in WORDS:
         assert len(list(runs.glob(f"{word}-*"))) == 2  # the killed run and one rerun
+
+
+def test_a_retry_waiting_when_its_server_is_killed_is_taken_over_and_keeps_its_time(tmp_path):
+    from datetime import datetime
+
+    args = ("--lease", LEASE, "--retries", "1", "--retry-backoff", "2")
+    server, runs = serve_recorder(tmp_path, *args)
+    request("POST", f"{server.base}/api", {"data": {"word": "doomed", "fail": True}})
+    deadline, waiting = time.monotonic() + 20, None
+    while time.monotonic() < deadline and not waiting:
+        answer = request("GET", f"{server.base}/api?task_id=word-doomed")[1]["data"]
+        waiting = answer if answer["attempt"] == 2 else None
+        time.sleep(0.01)
+    assert waiting and waiting["status"] == "running" and waiting["retries_left"] == 0
+    server.stop(signal.SIGKILL)  # while the retry waits for its time
+
+    server = serve_recorder(tmp_path, *args, "--resume")[0]
+    try:
+        detail = server.wait_status("word-doomed")
+    finally:
+        server.stop(signal.SIGTERM)
+    assert (detail["status"], detail["attempt"]) == ("failed", 3)  # taken over as attempt 3, then run
+    assert detail["retry_time"] == waiting["retry_time"]  # at the time the killed server had set
+    assert datetime.fromisoformat(detail["start_time"]) >= datetime.fromisoformat(waiting["retry_time"])
+    assert len(list(runs.glob("doomed-*"))) == 2  # the failed run and its one retry
