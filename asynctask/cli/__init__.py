@@ -20,7 +20,16 @@ from asynctask.cli.operating import (
     purge,
     show_logs,
 )
-from asynctask.cli.options import EXECUTORS, HOST, PORT, THREADS, WORKERS, ServeOptions, load_target
+from asynctask.cli.options import (
+    EXECUTORS,
+    HOST,
+    PORT,
+    THREADS,
+    WORKERS,
+    ServeOptions,
+    load_target,
+    read_token_file,
+)
 from asynctask.cli.serve import serve
 from asynctask.core import AsyncTaskError, InvalidArgumentError, defaults
 from asynctask.core.errors import ServeError
@@ -144,6 +153,7 @@ def _options(args: argparse.Namespace, target: type) -> ServeOptions:
         executor=args.executor,
         retries=args.retries,
         retry_backoff=args.retry_backoff,
+        token=read_token_file(args.token_file) if args.token_file else None,
     )
 
 
@@ -296,6 +306,12 @@ def _serving_options(command: argparse.ArgumentParser, store: str) -> None:
     _lifecycle_options(command)
     command.add_argument(
         "--resume", action="store_true", help="rerun tasks whose process was lost (killed, machine gone) here"
+    )
+    command.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="require Authorization: Bearer <the token in this file> on every route but /ping "
+        "(default: $ASYNCTASK_TOKEN if set, else no token)",
     )
     command.add_argument(
         "--retries",

@@ -36,7 +36,7 @@ class AsyncTaskApplication(BaseApplication):
     def load(self):
         service = build(self.options)
         _services.append(service)
-        return service.app(self.options.endpoint)
+        return service.app(self.options.endpoint, token=self.options.token)
 
 
 def _worker_exit(server, worker) -> None:

@@ -45,6 +45,20 @@ class ServeOptions:
     executor: str = "threads"
     retries: int = 0
     retry_backoff: float = 1.0
+    #: The bearer token every route but ``/ping`` asks for (``None``: ``$ASYNCTASK_TOKEN``, if set).
+    token: str | None = attrs.field(default=None, repr=False)
+
+
+def read_token_file(path: str) -> str:
+    """The token in the file at ``path`` (one line; surrounding whitespace is dropped)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            token = file.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ServeError(f"cannot read --token-file {path}: {exc}") from exc
+    if not token:
+        raise ServeError(f"--token-file {path} is empty")
+    return token
 
 
 def load_target(spec: str) -> type[AsyncTask]:

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 from collections.abc import Callable
 
 from asynctask.cli.gunicorn_app import run_gunicorn
 from asynctask.cli.options import ServeOptions, check_builds, check_port_free
+from asynctask.http.auth import TOKEN_ENV, resolve_token
 
 
 def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
     """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
     check_port_free(options.host, options.port)
     check_builds(options)
+    if resolve_token(options.token) is None and not _loopback(options.host):
+        print(
+            f"asynctask: warning: no token, and --host {options.host} is not loopback: anyone who can reach "
+            f"port {options.port} can submit and cancel tasks and read their logs; pass --token-file PATH "
+            f"or set {TOKEN_ENV}",
+            file=sys.stderr,
+            flush=True,
+        )
     processes = "1 gunicorn worker" if options.workers == 1 else f"{options.workers} gunicorn workers"
     announce(
         f"Serving {options.target.__name__} on {_url(options)} with {processes} of {options.threads} "
         f"threads (store {options.store}); Ctrl-C to stop"
     )
     run_gunicorn(options)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _url(options: ServeOptions) -> str:

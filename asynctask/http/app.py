@@ -16,15 +16,18 @@ def create_app(
     endpoint: str = defaults.ENDPOINT,
     *,
     max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
+    token: str | None = None,
 ) -> Flask:
     """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, and envelope answers for every error.
 
-    More services join with ``app.register_blueprint(task_blueprint(other, "/other"))``.
+    ``token`` (default: ``$ASYNCTASK_TOKEN``): every route but ``/ping`` asks
+    for ``Authorization: Bearer <token>``. More services join with
+    ``app.register_blueprint(task_blueprint(other, "/other"))``.
     """
     app = Flask(type(service).__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
     # The app's config holds the limit, so the blueprint need not set it on every request.
-    app.register_blueprint(task_blueprint(service, endpoint, max_content_length=None))
+    app.register_blueprint(task_blueprint(service, endpoint, max_content_length=None, token=token))
     app.add_url_rule("/ping", "ping", ping)
     register_error_handlers(app)
     return app

@@ -42,11 +42,14 @@ SERVER_FAULT = "internal server error"
 class ApiError(Exception):
     """An error answered as an envelope with ``status_code``; ``details`` go to ``error_data``."""
 
-    def __init__(self, status_code: int, message: str, details: Iterable[dict] = ()) -> None:
+    def __init__(
+        self, status_code: int, message: str, details: Iterable[dict] = (), headers: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.details = list(details)
+        self.headers = dict(headers or {})
 
 
 def detail(field: str, problem: str, message: str, **more: Any) -> dict:
@@ -66,8 +69,10 @@ def error(status_code: int, message: str, details: Iterable[dict] = ()) -> Respo
 
 
 def api_error_answer(exc: ApiError) -> Response:
-    """The envelope of an ``ApiError``."""
-    return error(exc.status_code, exc.message, exc.details)
+    """The envelope of an ``ApiError``, with its headers."""
+    answer = error(exc.status_code, exc.message, exc.details)
+    answer.headers.update(exc.headers)
+    return answer
 
 
 def service_error_answer(exc: AsyncTaskError) -> Response:

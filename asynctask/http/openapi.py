@@ -19,6 +19,7 @@ _ERRORS = {
         "BadRequest",
         "Invalid JSON, a body of the wrong shape, params main does not accept, a bad task_id",
     ),
+    "401": ("Unauthorized", "No token, or not the service's: send Authorization: Bearer <token>"),
     "404": ("NotFound", "No task with this task_id"),
     "409": ("Finished", "The task has finished already, so it cannot be cancelled"),
     "413": ("TooLarge", "The body is larger than the limit"),
@@ -42,12 +43,12 @@ _JSON_VALUE = {
 }
 
 
-def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
+def openapi_document(service: Any, endpoint: str, params: MainParams, *, secured: bool = False) -> dict:
     """The OpenAPI 3.1 document of submit (POST) and status (GET) at ``endpoint``, its list and its logs."""
     owner = type(service).__name__
     doc = parse_docstring(service.main.__doc__)  # its own docstring, not the one of AsyncTask.main
     summary = doc.summary or f"Run {owner}.main"
-    return {
+    document = {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": owner,
@@ -66,6 +67,13 @@ def openapi_document(service: Any, endpoint: str, params: MainParams) -> dict:
             "responses": _error_responses(),
         },
     }
+    if secured:  # every operation asks for the bearer token, and may answer 401
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                operation["responses"]["401"] = {"$ref": "#/components/responses/Unauthorized"}
+    return document
 
 
 def _submit_operation(summary: str) -> dict:

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from asynctask.core import AsyncTaskError, TaskNotFoundError, defaults
+from asynctask.http.auth import resolve_token, token_check
 from asynctask.http.body import read_object, task_id_problem
 from asynctask.http.encoding import dumps
 from asynctask.http.envelope import (
@@ -43,22 +44,27 @@ def task_blueprint(
     endpoint: str = defaults.ENDPOINT,
     *,
     max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
+    token: str | None = None,
 ) -> Blueprint:
     """The routes of ``service`` at ``endpoint``, with envelope errors.
 
     ``POST endpoint`` submits, ``GET endpoint?task_id=`` answers a task,
     ``GET endpoint/tasks`` lists them, ``GET endpoint/logs?task_id=`` reads a
     log, ``POST endpoint/cancel`` cancels one, and ``GET endpoint/openapi.json``
-    describes them all.
+    describes them all. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of
+    them then asks for ``Authorization: Bearer <token>``.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
     envelope 404/405 answers on URLs the blueprint does not own. Bodies over
     ``max_content_length`` bytes get a 413 (``None``: the app's ``MAX_CONTENT_LENGTH``).
     """
     path = "/" + endpoint.strip("/")
-    views = TaskViews(service, path)
+    token = resolve_token(token)
+    views = TaskViews(service, path, secured=token is not None)
     name = re.sub(r"\W", "_", f"asynctask_{type(service).__name__}_{path.strip('/')}")
     blueprint = Blueprint(name, __name__)
+    if token is not None:
+        blueprint.before_request(token_check(token))
     if max_content_length is not None:  # None: the app's MAX_CONTENT_LENGTH, nothing to do per request
         blueprint.before_request(functools.partial(_limit_body, max_content_length))
     blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
@@ -83,9 +89,10 @@ def register_error_handlers(target: Flask | Blueprint) -> None:
 class TaskViews:
     """The views of one service at one path."""
 
-    def __init__(self, service: Any, path: str) -> None:
+    def __init__(self, service: Any, path: str, secured: bool = False) -> None:
         self.service = service
         self.path = path
+        self.secured = secured
         self.params = MainParams(service.main)
 
     def submit(self) -> Response:
@@ -151,7 +158,7 @@ class TaskViews:
 
     @functools.cached_property
     def _openapi_text(self) -> str:
-        return dumps(openapi_document(self.service, self.path, self.params))
+        return dumps(openapi_document(self.service, self.path, self.params, secured=self.secured))
 
     def _asked_task_id(self) -> Any:
         asked = request.args.getlist("task_id")
