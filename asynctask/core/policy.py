@@ -114,8 +114,10 @@ class Policy:
         if not task.retries_left or not retryable:
             return None
         done = max(self.retries - task.retries_left, 0)  # retries already taken
-        ceiling = min(self.retry_backoff * 2 ** min(done, 62), self.retry_backoff_max)
-        return ceiling * jitter
+        ceiling = min(
+            self.retry_backoff.total_seconds() * 2.0 ** min(done, 64), self.retry_backoff_max.total_seconds()
+        )
+        return timedelta(seconds=ceiling * jitter)
 
     def timed_out(self, task: Task, now: datetime) -> bool:
         """A running attempt submitted ``task_timeout`` ago or more: it is failed with ``TimeoutError``."""

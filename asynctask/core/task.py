@@ -22,6 +22,7 @@ TRANSITIONS: Mapping[str, Mapping[TaskStatus, frozenset[TaskStatus]]] = {
     "resubmit": {status: frozenset({RUNNING}) for status in TaskStatus},
     "retry": {RUNNING: frozenset({RUNNING})},
     "reclaim": {RUNNING: frozenset({RUNNING})},
+    "dispatch": {RUNNING: frozenset({RUNNING})},
     "start": {RUNNING: frozenset({RUNNING})},
     "succeed": {RUNNING: frozenset({SUCCESS})},
     "fail": {RUNNING: frozenset({FAILED})},
@@ -45,6 +46,8 @@ MANAGED_FIELDS = frozenset(
         "retry_time",
     }
 )
+#: The extra field the progress of an attempt is kept in; a new attempt starts with it ``None``.
+PROGRESS_FIELD = "progress"
 #: What ``update`` sets on the task itself; any other key becomes an extra field.
 _UPDATABLE = ("status", "params", "result", "error")
 
@@ -121,6 +124,7 @@ class Task:
             heartbeat_time=now,
             retries_left=retries,
             retry_time=None,
+            extra=self._extra_of_new_attempt(),
         )
 
     def retried(self, now: datetime, at: datetime) -> Task:
@@ -143,6 +147,7 @@ class Task:
             start_time=None,
             end_time=None,
             heartbeat_time=now,
+            extra=self._extra_of_new_attempt(),
         )
 
     def reclaimed(self, now: datetime) -> Task:
@@ -152,10 +157,14 @@ class Task:
         """
         return self._change("reclaim", now, attempt=self.attempt + 1, heartbeat_time=now)
 
+    def dispatched(self, now: datetime) -> Task:
+        """The waiting retry is handed to the executor: it waits no more (``retry_time`` is cleared)."""
+        return self._change("dispatch", now, retry_time=None, heartbeat_time=now)
+
     @property
     def awaiting_retry(self) -> bool:
-        """A retry attempt that has not started: it waits for ``retry_time``, or for its owner to run it."""
-        return self.status is RUNNING and self.retry_time is not None and self.start_time is None
+        """A retry attempt waiting for ``retry_time`` (or for its owner to hand it to the executor)."""
+        return self.status is RUNNING and self.retry_time is not None
 
     def started(self, now: datetime, at: datetime | None = None) -> Task:
         """The attempt has begun executing, at ``at`` (default: ``now``); a sign of life of its owner too."""
@@ -213,6 +222,10 @@ class Task:
     def heartbeat(self, now: datetime) -> Task:
         """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""
         return evolve(self, heartbeat_time=now)
+
+    def _extra_of_new_attempt(self) -> dict:
+        # Cleared, not dropped: a store that keeps fields it is not given (MongoDB's $set) must see it.
+        return {**self.extra, PROGRESS_FIELD: None} if PROGRESS_FIELD in self.extra else self.extra
 
     def _unrecorded_start(self, started_at: datetime | None) -> dict:
         return {"start_time": started_at} if started_at is not None and self.start_time is None else {}

@@ -141,16 +141,20 @@ class Attempts:
             self._on_start()  # it started before it was listed: the supervisor missed it
         future.add_done_callback(partial(self._on_done, item))
 
-    def stop(self, task_id: str, attempt: int, reason: str = "cancelled by request") -> list[InFlight]:
+    def stop(
+        self, task_id: str, attempt: int, reason: str = "cancelled by request", *, cancel: bool = True
+    ) -> list[InFlight]:
         """Stop ``attempt`` of ``task_id`` (and older ones) here: ended in the store, its outcome is dropped.
 
         A queued attempt never starts; a running one is cancelled where the
-        executor can end it (``ProcessPool``). Answers the attempts stopped.
+        executor can end it (``ProcessPool``). ``cancel=False``: only mark them,
+        so none starts, and leave their futures (the caller cancels them after
+        its own write). Answers the attempts stopped.
         """
         stopped = [item for item in self.items() if item.task_id == task_id and item.attempt <= attempt]
         for item in stopped:
             item.stopped = reason
-            if item.future is not None:
+            if cancel and item.future is not None:
                 item.future.cancel()
         return stopped
 

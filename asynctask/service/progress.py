@@ -3,8 +3,8 @@
 A ``main`` that declares a ``progress`` parameter gets a ``ProgressLink``.
 In this process it hands each report to the service's ``ProgressBoard``;
 pickled for another process (a process pool, Dask), it becomes a
-``RemoteProgress`` that sends reports back over an authenticated local
-socket (``multiprocessing.connection``). The board keeps the latest report
+``RemoteProgress`` that sends reports back over a local TCP connection
+opened with the board's secret (JSON lines, each answered). The board keeps the latest report
 of each attempt and writes it at most every ``WRITE_EVERY`` seconds, and the
 last one before the outcome. A report of an attempt that was cancelled,
 timed out or rerun raises ``TaskCancelledError`` inside ``main``, so a
@@ -13,13 +13,15 @@ thread stops at its next report.
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import math
 import secrets
+import socket
 import threading
 import time
 from datetime import datetime, timezone
-from multiprocessing.connection import Client, Connection, Listener
 from numbers import Real
 from typing import Any
 
@@ -33,6 +35,10 @@ _log = logging.getLogger("asynctask")
 WRITE_EVERY = 0.5
 #: Seconds between two reports a process other than the service's sends it.
 SEND_EVERY = 0.25
+#: Seconds a process waits for the service to take a report; a peer has to open the connection.
+SEND_TIMEOUT = HANDSHAKE_TIMEOUT = 5.0
+#: Seconds ``finish`` waits for a progress write under way before it writes the last one.
+WRITE_TIMEOUT = 10.0
 #: The longest message kept; a longer one is cut.
 MESSAGE_LIMIT = 500
 #: The field of the task's detail that holds its progress.
@@ -81,11 +87,13 @@ class ProgressBoard:
         self.recorder = recorder
         self._pending: dict[Key, Report] = {}
         self._written: dict[Key, float] = {}  # when each attempt's progress was last written (monotonic)
+        self._writing: dict[Key, threading.Event] = {}  # writes under way, set when done
         self._items: dict[Key, Any] = {}  # the attempts in flight, to tell whether they were stopped
         self._changed = threading.Condition()
         self._writer: threading.Thread | None = None
-        self._listener: Listener | None = None
-        self._authkey = secrets.token_bytes(32)
+        self._server: socket.socket | None = None
+        self._peers: set[socket.socket] = set()
+        self._secret = secrets.token_hex(32)
         self._closed = False
 
     def link(self, item: Any) -> ProgressLink:
@@ -110,33 +118,41 @@ class ProgressBoard:
         return stop_reason(item)
 
     def finish(self, key: Key) -> None:
-        """The attempt ended: write its last progress now, before its outcome, and forget it."""
+        """The attempt ended: its last progress is in the store when this returns, before its outcome."""
         with self._changed:
             report = self._pending.pop(key, None)
             self._items.pop(key, None)
             self._written.pop(key, None)
+            under_way = self._writing.get(key)
+        if under_way is not None:  # an older report being written: it must land first
+            under_way.wait(WRITE_TIMEOUT)
         if report is not None:
             self._write(key, report)
 
-    def address(self) -> tuple[Any, bytes]:
-        """Where other processes send reports, and the key they prove themselves with."""
+    def address(self) -> tuple[Any, str] | None:
+        """Where other processes send reports, and the secret they open with; ``None`` once closed."""
         with self._changed:
-            if self._listener is None:
-                self._listener = Listener(("127.0.0.1", 0), authkey=self._authkey)
-                threading.Thread(target=self._accept_loop, name="asynctask-progress-in", daemon=True).start()
-            return self._listener.address, self._authkey
+            if self._closed:
+                return None
+            if self._server is None:
+                self._server = socket.create_server(("127.0.0.1", 0))
+                threading.Thread(
+                    target=self._accept_loop, args=(self._server,), name="asynctask-progress-in", daemon=True
+                ).start()
+            return self._server.getsockname(), self._secret
 
     def close(self) -> None:
-        """Write what is pending, stop the writer and stop listening."""
+        """Write what is pending, stop the writer, and stop listening (open connections are closed)."""
         with self._changed:
             self._closed = True
             pending, self._pending = dict(self._pending), {}
             self._changed.notify_all()
-            listener, self._listener = self._listener, None
+            server, self._server = self._server, None
+            peers, self._peers = set(self._peers), set()
         for key, report in pending.items():
             self._write(key, report)
-        if listener is not None:
-            listener.close()
+        for sock in [*([server] if server is not None else []), *peers]:
+            _hang_up(sock)
 
     def _write_loop(self) -> None:
         while True:
@@ -152,9 +168,14 @@ class ProgressBoard:
                 for key in due:
                     del self._pending[key]
                     self._written[key] = now
+                    self._writing[key] = threading.Event()
                 wait = 0.0 if due else WRITE_EVERY - max(now - self._written[k] for k in self._pending)
             for key, report in due.items():
-                self._write(key, report)
+                try:
+                    self._write(key, report)
+                finally:
+                    with self._changed:
+                        self._writing.pop(key).set()
             if wait > 0:
                 with self._changed:
                     self._changed.wait(wait)
@@ -167,30 +188,50 @@ class ProgressBoard:
         except Exception as exc:  # the next report writes it again; the outcome does not wait on it
             _log.warning("could not record the progress of task %s attempt %d: %s", task_id, attempt, exc)
 
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        while listener is not None:
+    def _accept_loop(self, server: socket.socket) -> None:
+        while True:
             try:
-                connection = listener.accept()
-            except (OSError, EOFError):  # closed, or a peer that failed the key
+                peer, _ = server.accept()
+            except OSError:  # closed
+                return
+            with self._changed:
                 if self._closed:
+                    _hang_up(peer)
                     return
-                continue
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+                self._peers.add(peer)
+            threading.Thread(
+                target=self._serve, args=(peer,), name="asynctask-progress-peer", daemon=True
+            ).start()
 
-    def _serve(self, connection: Connection) -> None:
+    def _serve(self, peer: socket.socket) -> None:
         """Reports from one other process, each answered with why its attempt must stop (or ``None``)."""
-        with connection:
-            while True:
-                try:
-                    task_id, attempt, fraction, message, when = connection.recv()
-                    reason = self.report((task_id, attempt), Report(fraction, message, when))
-                    connection.send(reason)
-                except (EOFError, OSError):
-                    return
-                except Exception:  # a malformed message: drop this peer
-                    _log.exception("bad progress message; closing that connection")
-                    return
+        try:
+            peer.settimeout(HANDSHAKE_TIMEOUT)  # a peer that says nothing cannot hold this thread
+            stream = peer.makefile("rwb")
+            opening = stream.readline(len(self._secret) + 2).strip().decode("ascii", "replace")
+            if not hmac.compare_digest(opening, self._secret):
+                return
+            peer.settimeout(None)
+            for line in stream:
+                task_id, attempt, fraction, message, when = json.loads(line)
+                report = Report(fraction, message, datetime.fromisoformat(when))
+                reason = self.report((str(task_id), int(attempt)), report)
+                stream.write(json.dumps(reason).encode() + b"\n")
+                stream.flush()
+        except (OSError, ValueError, TypeError):  # gone, timed out, or not our protocol: drop this peer
+            pass
+        finally:
+            with self._changed:
+                self._peers.discard(peer)
+            _hang_up(peer)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() or recv() on it
+    except OSError:
+        pass
+    sock.close()
 
 
 def stop_reason(item: Any) -> str | None:
@@ -219,15 +260,14 @@ class ProgressLink:
         """Nothing to send: the board has every report already."""
 
     def __reduce__(self):
-        address, authkey = self._board.address()
-        return (RemoteProgress, (address, authkey, *self._key))
+        return (RemoteProgress, (self._board.address(), *self._key))
 
 
 class RemoteProgress:
     """``progress`` in another process: reports go back to the service at most every ``SEND_EVERY`` s."""
 
-    def __init__(self, address: Any, authkey: bytes, task_id: str, attempt: int) -> None:
-        self.address, self._authkey, self._key = address, authkey, (task_id, attempt)
+    def __init__(self, where: tuple[Any, str] | None, task_id: str, attempt: int) -> None:
+        self.where, self._key = where, (task_id, attempt)
         self._pending: Report | None = None
         self._sent = 0.0
         self._reason: str | None = None
@@ -242,39 +282,49 @@ class RemoteProgress:
     def flush(self) -> None:
         """Send the report not sent yet, and wait for the answer (the last one goes before the outcome)."""
         report, self._pending = self._pending, None
-        if report is None:
+        if report is None or self.where is None:  # nothing new, or the service stopped listening
             return
         self._sent = time.monotonic()
-        message = (*self._key, report.fraction, report.message, report.time)
-        reason = _send(self.address, self._authkey, message)
+        message = [*self._key, report.fraction, report.message, report.time.isoformat()]
+        reason = _send(self.where, message)
         if reason is not None:
             self._reason = reason
 
 
-_connections: dict[Any, Connection | None] = {}
+_connections: dict[Any, Any] = {}  # per service address: this process's stream to it, or None if unreachable
 _connections_lock = threading.Lock()
 
 
-def _send(address: Any, authkey: bytes, message: tuple) -> str | None:
-    """Send one report on this process's connection to ``address``; the answer, or ``None`` if unreachable."""
+def _send(where: tuple[Any, str], message: list) -> str | None:
+    """Send one report on this process's connection to the service; its answer, or ``None``."""
+    address, secret = where
+    key = tuple(address)
     with _connections_lock:
-        connection = _connections.get(address, ...)
-        if connection is ...:
-            connection = _connections[address] = _connect(address, authkey)
-        if connection is None:
+        stream = _connections.get(key, ...)
+        if stream is ...:
+            stream = _connections[key] = _connect(key, secret)
+        if stream is None:
             return None
         try:
-            connection.send(message)
-            return connection.recv()
-        except (OSError, EOFError) as exc:
+            stream.write(json.dumps(message).encode() + b"\n")
+            stream.flush()
+            answer = stream.readline()
+            if not answer:
+                raise EOFError("the service closed the connection")
+            return json.loads(answer)
+        except (OSError, EOFError, ValueError) as exc:
             _log.warning("progress reports to the service stopped: %s", exc)
-            _connections[address] = None
+            _connections[key] = None
             return None
 
 
-def _connect(address: Any, authkey: bytes) -> Connection | None:
+def _connect(address: tuple, secret: str) -> Any:
     try:
-        return Client(address, authkey=authkey)
-    except Exception as exc:  # a machine that cannot reach the service: progress is not reported
+        sock = socket.create_connection(address, timeout=SEND_TIMEOUT)
+        stream = sock.makefile("rwb")
+        stream.write(secret.encode("ascii") + b"\n")
+        stream.flush()
+        return stream
+    except OSError as exc:  # a machine that cannot reach the service: progress is not reported
         _log.warning("progress cannot be reported to the service at %s: %s", address, exc)
         return None

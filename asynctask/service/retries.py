@@ -72,6 +72,14 @@ class Retries:
         with self._lock:
             return [(task_id, attempt) for _, task_id, attempt in self._waiting]
 
+    def postpone(self, task_id: str, attempt: int, until: datetime) -> None:
+        """Make a waiting retry due at ``until`` instead (it could not start now)."""
+        with self._lock:
+            self._waiting = [
+                (until, t, a) if (t, a) == (task_id, attempt) else (due, t, a) for due, t, a in self._waiting
+            ]
+            heapq.heapify(self._waiting)
+
     def discard(self, task_id: str, attempt: int) -> bool:
         """Forget a waiting retry (it was cancelled or taken over elsewhere); whether it was here."""
         with self._lock:

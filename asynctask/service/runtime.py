@@ -165,7 +165,17 @@ class Runtime:
         def unwritten_start(attempt: int) -> datetime | None:
             return self.starts.unwritten(self.attempts.items(), task_id, attempt)
 
-        task = cancel_task(self.repository, self.recorder, task_id, unwritten_start)
+        stored = self.repository.get(check_task_id(task_id))
+        marked = []
+        if stored is not None and not stored.status.finished:
+            # Marked first, so a queued attempt cannot start meanwhile; cancelled after the write.
+            marked = self.attempts.stop(task_id, stored.attempt, cancel=False)
+        try:
+            task = cancel_task(self.repository, self.recorder, task_id, unwritten_start)
+        except BaseException:
+            for item in marked:  # not cancelled after all: it may start and run as before
+                item.stopped = None
+            raise
         self.retries.discard(task_id, task.attempt)  # a retry waiting for its time never runs
         self.attempts.stop(task_id, task.attempt)
         return task_detail(task)
@@ -271,12 +281,22 @@ class Runtime:
             self.retries.written(written)
         return written is not None
 
-    def run_retry(self, task_id: str, attempt: int) -> None:
-        """A retry's time has come: run it if it still waits (it was not cancelled or taken over)."""
-        stored = self.repository.get(task_id)
-        if not self.stopping and stored is not None and stored.attempt == attempt and stored.awaiting_retry:
-            _log.info("task %s attempt %d: retrying (%s left)", task_id, attempt, stored.retries_left)
-            self.attempts.dispatch(stored)
+    def run_retry(self, task_id: str, attempt: int) -> bool:
+        """A retry's time has come: hand it to the executor if it still waits; ``False``: not now (stopping).
+
+        The store says first that it waits no more (compare-and-set on its
+        attempt), so a cancel or a takeover meanwhile wins, and a lost owner
+        of a retry that ran counts as a failure.
+        """
+        if self.stopping:
+            return False
+        written = self.recorder.change_attempt(
+            task_id, attempt, lambda t, now: t.dispatched(now) if t.awaiting_retry else None
+        )
+        if written is not None:
+            _log.info("task %s attempt %d: retrying (%s left)", task_id, attempt, written.retries_left)
+            self.attempts.dispatch(written)
+        return True
 
     def shutdown(self, wait: bool, cancel_pending: bool) -> None:
         """Stop heartbeats, the queue line, and the executor this service created."""
@@ -284,10 +304,10 @@ class Runtime:
         if self._owns_executor:
             self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self.supervisor.stop()
-        self._leave_waiting_retries()
         if self.attempts.progress is not None:
             self.attempts.progress.close()
         self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
+        self._leave_waiting_retries()  # after the flush: an outcome written there may be a retry
         self.queue_log.close()
         forget_prepared(self.token)
 

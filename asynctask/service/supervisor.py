@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from asynctask.core import Policy, Reason, TaskRepository, overdue_error
 from asynctask.service.attempts import Attempts
@@ -15,6 +15,8 @@ from asynctask.service.retries import Retries
 from asynctask.service.starts import Starts
 
 _log = logging.getLogger("asynctask")
+#: How long a retry that could not be started waits before the next try.
+RETRY_AGAIN = timedelta(seconds=1)
 
 
 class Supervisor:
@@ -43,7 +45,7 @@ class Supervisor:
         queue_line: Callable[[], str],
         purge: Callable[[], None] | None = None,
         retries: Retries | None = None,
-        run_retry: Callable[[str, int], None] | None = None,
+        run_retry: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.attempts, self.starts, self.recorder, self.repository = attempts, starts, recorder, repository
         self.policy, self.clock = policy, clock
@@ -164,11 +166,17 @@ class Supervisor:
     def run_retries(self) -> None:
         """Hand the retries whose time has come to the executor."""
         if self.retries is not None and self._run_retry is not None:
-            for task_id, attempt in self.retries.due(self.clock()):
+            now = self.clock()
+            for task_id, attempt in self.retries.due(now):
                 try:
-                    self._run_retry(task_id, attempt)
-                finally:  # handed over, or no longer waiting: either way not waiting here
+                    done = self._run_retry(task_id, attempt)
+                except Exception:  # the store is failing: try again shortly, the retry is not lost
+                    _log.exception("could not start the retry of task %s attempt %d", task_id, attempt)
+                    done = False
+                if done:  # handed to the executor, or no longer waiting (cancelled, taken over)
                     self.retries.discard(task_id, attempt)
+                else:
+                    self.retries.postpone(task_id, attempt, now + RETRY_AGAIN)
 
     def resume(self) -> None:
         """With ``resume=True``: rerun running tasks whose owner stopped heartbeating."""

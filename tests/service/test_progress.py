@@ -173,3 +173,109 @@ def test_progress_of_a_superseded_attempt_is_dropped(make_service, executor, clo
     board.finish((task_id, 1))
 
     assert "progress" not in service.retrieve(task_id)
+
+
+# -- the channel from other processes -------------------------------------------------------
+
+
+def _board():
+    from asynctask.service.progress import ProgressBoard
+    from asynctask.service.recording import Recorder
+    from tests.support import FakeClock
+
+    return ProgressBoard(Recorder(InMemoryTaskRepository(), FakeClock()))
+
+
+class _Item:
+    def __init__(self, task_id="t", attempt=1):
+        self.task_id, self.attempt = task_id, attempt
+        self.stopped = None
+        self.timed_out = self.superseded = False
+
+
+def _threads(name: str) -> int:
+    return sum(thread.name == name for thread in threading.enumerate())
+
+
+def test_a_peer_with_a_wrong_secret_or_that_says_nothing_does_not_block_the_others():
+    import pickle
+    import socket
+
+    board = _board()
+    item = _Item()
+    remote = pickle.loads(pickle.dumps(board.link(item)))
+    try:
+        (host, port), _ = remote.where
+        wrong = socket.create_connection((host, port))
+        wrong.sendall(b"not-the-secret\n")
+        silent = socket.create_connection((host, port))  # says nothing at all
+        item.stopped = "cancelled by request"
+        started = time.monotonic()
+
+        with pytest.raises(TaskCancelledError, match="cancelled by request"):
+            remote(0.5, "half")  # answered at once, whatever the other two peers do
+
+        assert time.monotonic() - started < 1
+        wrong.close()
+        silent.close()
+    finally:
+        board.close()
+
+
+def test_a_closed_board_stops_listening_and_a_link_pickled_after_it_reports_nothing():
+    import pickle
+    import socket
+
+    before = _threads("asynctask-progress-in")
+    board = _board()
+    where = pickle.loads(pickle.dumps(board.link(_Item()))).where
+    assert _threads("asynctask-progress-in") == before + 1
+
+    board.close()
+
+    deadline = time.monotonic() + 2
+    while _threads("asynctask-progress-in") > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _threads("asynctask-progress-in") == before
+    with pytest.raises(OSError):
+        socket.create_connection(where[0], timeout=1)
+    late = pickle.loads(pickle.dumps(board.link(_Item("u"))))
+    assert late.where is None
+    late(0.5)  # a no-op: nobody listens any more
+    assert _threads("asynctask-progress-in") == before
+
+
+class SlowProgressStore(InMemoryTaskRepository):
+    """Writing the "done" progress takes 100 ms: that write is still under way at the outcome."""
+
+    def replace(self, task, expected_version):
+        if (task.extra.get("progress") or {}).get("message") == "done" and task.status.value == "running":
+            time.sleep(0.1)
+        return super().replace(task, expected_version)
+
+
+class Quick(AsyncTask):
+    def main(self, progress=None, logger=None):
+        progress(0.1, "started")
+        time.sleep(0.08)  # past WRITE_EVERY: the writer thread takes the next report itself
+        progress(1.0, "done")
+        time.sleep(0.02)  # ends while the writer's slow write of "done" is under way
+        return "ok"
+
+
+def test_the_last_progress_lands_before_the_outcome_even_when_a_write_is_under_way(tmp_path, monkeypatch):
+    import asynctask.service.progress as progress_module
+
+    monkeypatch.setattr(progress_module, "WRITE_EVERY", 0.05)
+    pool = ThreadPoolExecutor(1)
+    service = Quick(logger_dir=str(tmp_path), repository=SlowProgressStore(), executor=pool)
+    try:
+        task_id = service.run()
+        assert service.wait(5)
+        detail = service.retrieve(task_id)
+    finally:
+        service.shutdown()
+        pool.shutdown()
+
+    assert detail["status"] == "success"
+    assert (detail["progress"]["fraction"], detail["progress"]["message"]) == (1.0, "done")

@@ -277,3 +277,82 @@ def test_at_shutdown_a_waiting_retry_stays_for_resume_or_fails_without_a_lease(m
     assert kept.repository.get("flaky-j").awaiting_retry  # its heartbeats stop: resume takes it over
     stopped = failed.repository.get("flaky-k")
     assert stopped.status.value == "failed" and "the service stopped" in stopped.error
+
+
+def test_a_retry_the_store_refuses_to_start_is_tried_again_not_lost(make_flaky, executor, clock, monkeypatch):
+    from asynctask import StoreUnavailableError
+
+    service = make_flaky()
+    task_id = service.run(name="blip", failures=1)
+    executor.run_all()
+    clock.advance(seconds=5)
+    real = runtime_of(service).recorder.change_attempt
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise StoreUnavailableError("the store blinked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_of(service).recorder, "change_attempt", failing_once)
+    assert _retry_round(service, executor) == 0  # refused: postponed by a second
+    assert runtime_of(service).retries.waiting() == [(task_id, 2)]
+    clock.advance(seconds=1)
+    assert _retry_round(service, executor) == 1
+    assert service.retrieve(task_id)["status"] == "success"
+
+
+def test_a_retry_handed_to_the_executor_waits_no_more_and_its_lost_owner_counts_as_a_failure(
+    contended_repository, tmp_path, clock
+):
+    owner_pool, other_pool = ManualExecutor(), ManualExecutor()
+    common = dict(repository=contended_repository, clock=clock, retries=2, retry_backoff=1, lease=5)
+    owner = Flaky(logger_dir=str(tmp_path), executor=owner_pool, **common)
+    other = Flaky(logger_dir=str(tmp_path), executor=other_pool, resume=True, **common)
+    for service in (owner, other):
+        runtime_of(service).retries.jitter = lambda: 1.0
+    try:
+        task_id = owner.run(name="l", failures=1)
+        owner_pool.run_all()
+        clock.advance(seconds=1)
+        runtime_of(owner).supervisor.run_retries()  # handed over (a process pool would run it remotely)
+        dispatched = owner.repository.get(task_id)
+        assert dispatched.retry_time is None and not dispatched.awaiting_retry and dispatched.attempt == 2
+
+        clock.advance(seconds=6)  # the owner dies while its retry runs
+        runtime_of(other).supervisor.resume()
+        detail = other.retrieve(task_id)
+        assert (detail["attempt"], detail["retries_left"]) == (3, 0)  # a failure: one retry fewer
+    finally:
+        owner.shutdown()
+        other.shutdown()
+
+
+def test_many_retries_never_overflow_the_backoff():
+    from datetime import datetime, timezone
+
+    import attrs
+
+    from asynctask.core import Policy, Task
+
+    policy = Policy(retries=1000, retry_backoff=1, retry_backoff_max=300)
+    task = attrs.evolve(Task.submitted("x", {}, datetime.now(timezone.utc)), retries_left=1)
+
+    assert policy.retry_delay(task, True, 1.0) == timedelta(seconds=300)
+
+
+def test_a_new_attempt_starts_without_the_last_attempts_progress(make_service, executor, clock):
+    from tests.service.test_progress import Steps
+
+    service = make_service(Steps, retries=1)
+    runtime_of(service).retries.jitter = lambda: 1.0
+    task_id = service.run(steps=2)
+    executor.run_all()
+    assert service.retrieve(task_id)["progress"]["fraction"] == 1.0
+    service.update_task(task_id, {"status": "failed", "error": "made up"})
+
+    service.run(task_id=task_id)  # failed: rerun as attempt 2
+
+    rerun = service.retrieve(task_id)
+    assert rerun["attempt"] == 2 and rerun["progress"] is None
