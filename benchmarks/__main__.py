@@ -44,8 +44,13 @@ ROWS = [
 #: mongomock scans every document per lookup: a tenth of the jobs (a test double, not a row to beat).
 SMALLER = {MONGOMOCK: 10}
 STATUS, SLEEP, E2E, SCALING, SOAK = "status", "sleep", "e2e", "scaling", "soak"
-LIST, PURGE = "list", "purge"
-SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK)
+LIST, PURGE, FEATURES = "list", "purge", "features"
+SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES)
+#: The features section: the served task classes (``benchmarks.apps.TASKS``), ``plain`` the reference,
+#: each on the memory store and on SQLite; a feature costs at most 3% end to end (DESIGN.md 4).
+FEATURE_VARIANTS = ("plain", "progress", "retries")
+FEATURE_STORES = {"memory": "memory://", "sqlite": "sqlite:///{dir}/tasks.db"}
+FEATURE_TARGET = ">= 0.97"
 #: The purge section's two rows: status GETs with no purge, and during one.
 QUIET, DURING = "sqlite, no purge", "sqlite, during purge"
 #: The purge deletes tasks that ended a week ago or more; its victims ended 8 to 38 days ago.
@@ -122,6 +127,29 @@ def served_sections(plan: Plan, workdir: str, wanted: set[str]) -> dict[str, Rou
             e2e = lambda one: workloads.end_to_end(one, jobs_for(one, plan.jobs))  # noqa: E731
             sections[E2E] = interleave(served, plan.rounds, e2e)
     return sections
+
+
+def feature_rows() -> list[Contestant]:
+    """One asynctask server per store and task variant, named ``"<store> <variant>"``.
+
+    Per store the reference comes between the two others, so that each is
+    measured right next to it in every round, whichever way the round goes.
+    """
+    reference, *others = FEATURE_VARIANTS
+    order = [others[0], reference, *others[1:]]
+    return [
+        Contestant(f"{store} {variant}", ASYNCTASK, {"BENCH_STORE": url, "BENCH_TASK": variant})
+        for store, url in FEATURE_STORES.items()
+        for variant in order
+    ]
+
+
+def features_section(plan: Plan, workdir: str) -> Rounds:
+    """The e2e workload on the plain, progress and retries task classes, memory and SQLite, interleaved."""
+    with serve_all(feature_rows(), workdir) as served:
+        for one in served.values():  # warm up: first requests, per-thread connections, progress writer
+            workloads.end_to_end(one, 200)
+        return interleave(served, plan.rounds, lambda one: workloads.end_to_end(one, plan.jobs))
 
 
 def scaling_section(plan: Plan, workdir: str) -> Rounds:
@@ -309,6 +337,8 @@ def titles(plan: Plan) -> dict[str, str]:
         f"10% failed, a few running), vs {_power(plan.list_sizes[0])} stored; cost ratio (lower is better)",
         PURGE: f"purge: GET of random kept tasks on SQLite, {client}, 8 connections, during a purge of "
         f"{plan.purge_old:,} tasks vs without; ratio (p99: lower is better)",
+        FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with progress(1.0) once per job, "
+        "or retries=3 (none fail); ratio to the plain task on the same store, same round",
     }
 
 
@@ -342,6 +372,11 @@ def comparisons(plan: Plan) -> list[Comparison]:
     lines.append(Comparison(PURGE, DURING, "p99_ms", QUIET, "<= 2"))
     lines += [Comparison(PURGE, DURING, figure, QUIET) for figure in ("p50_ms", "requests_per_s")]
     lines.append(Comparison(PURGE, DURING, "client_load", 1.0))
+    for store in FEATURE_STORES:
+        for variant in FEATURE_VARIANTS[1:]:
+            row, plain = f"{store} {variant}", f"{store} {FEATURE_VARIANTS[0]}"
+            lines.append(Comparison(FEATURES, row, "jobs_per_s", plain, FEATURE_TARGET))
+            lines.append(Comparison(FEATURES, row, "submit_per_s", plain))
     return lines
 
 
@@ -386,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         if PURGE in wanted:
             print("purge: seeding the store ...", flush=True)
             sections[PURGE], document["purge"] = purge_section(plan, workdir)
+        if FEATURES in wanted:
+            print("features: serving plain, progress and retries on memory and SQLite ...", flush=True)
+            sections[FEATURES] = features_section(plan, workdir)
     lines = summarize(sections, comparisons(plan))
     document.update(wrk=have_wrk(), sections=sections, summary=lines)
     if lines:

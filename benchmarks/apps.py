@@ -5,7 +5,9 @@
 SQLite file is filled by ``prefill_sqlite`` before the server starts);
 ``BENCH_MIXED``: tasks of the realistic mix (``mixed``) to store before serving
 (memory only: ``seed_sqlite`` fills a SQLite file before the server starts);
-``BENCH_LOG_DIR``: the task log folder; ``BENCH_MAX_WORKER``: job threads.
+``BENCH_LOG_DIR``: the task log folder; ``BENCH_MAX_WORKER``: job threads;
+``BENCH_TASK``: the served task class, one of ``TASKS`` (default ``plain``;
+the features section serves each of them).
 """
 
 from __future__ import annotations
@@ -36,12 +38,33 @@ class NoOp(AsyncTask):
         return job(sleep)
 
 
+class NoOpProgress(AsyncTask):
+    """The benchmark job reporting its progress once: what a ``main`` declaring ``progress`` costs."""
+
+    def main(self, sleep: float = 0.0, progress=None, logger=None) -> dict:
+        result = job(sleep)
+        progress(1.0, "done")
+        return result
+
+
+#: ``BENCH_TASK``: the served task class and its service options. ``retries``: the no-op job
+#: served with ``retries=3``; no job fails, so it measures the bookkeeping alone.
+TASKS: dict[str, tuple[type[AsyncTask], dict]] = {
+    "plain": (NoOp, {}),
+    "progress": (NoOpProgress, {}),
+    "retries": (NoOp, {"retries": 3}),
+}
+
+
 def create() -> Flask:
     """The app gunicorn serves: ``benchmarks.apps:create()``."""
     repository = repository_for(os.environ.get("BENCH_STORE", "memory://"))
     prefill_memory(repository, int(os.environ.get("BENCH_PREFILL", "0")))
     seed_memory(repository, int(os.environ.get("BENCH_MIXED", "0")))
-    service = NoOp(repository=repository, logger_dir=os.environ["BENCH_LOG_DIR"], max_worker=JOB_WORKERS)
+    task, options = TASKS[os.environ.get("BENCH_TASK", "plain")]
+    service = task(
+        repository=repository, logger_dir=os.environ["BENCH_LOG_DIR"], max_worker=JOB_WORKERS, **options
+    )
     return service.app("/api")
 
 

@@ -85,10 +85,13 @@ class Attempts:
         callback: Callable[[Future, str], None],
         on_dispatch: Callable[[], None],
         on_start: Callable[[], None],
-        progress: ProgressBoard | None = None,
+        board: ProgressBoard,
+        progress: bool = False,
     ) -> None:
         self.executor, self.recorder, self.starts = executor, recorder, starts
-        self.progress = progress  # ``None`` unless main declares a ``progress`` parameter
+        #: Where attempts in other processes report their progress and ask whether to start.
+        self.board = board
+        self.progress = progress  # main declares a ``progress`` parameter
         self._call_for, self._callback = call_for, callback
         self._on_dispatch, self._on_start = on_dispatch, on_start
         self._inflight: dict[Future, InFlight] = {}
@@ -119,16 +122,15 @@ class Attempts:
             for other in self.items():
                 if other.task_id == task.task_id and other.attempt < task.attempt:
                     other.superseded = True
-        hook = StartHook(partial(self._mark_started, item))
-        link = None if self.progress is None else self.progress.link(item)
+        hook = StartHook(partial(self._mark_started, item), self.board.start_check(item))
+        link = self.board.link(item) if self.progress else None
         # main gets its own copy: what it does to its arguments must not reach the stored params.
         call = self._call_for(task, own_copy(task.params))
         self._on_dispatch()
         try:
             future = self.executor.submit(execute_task, call, hook, link)
         except Exception as exc:
-            if self.progress is not None:
-                self.progress.finish((task.task_id, task.attempt))
+            self.board.finish((task.task_id, task.attempt))
             error = format_error(exc)
             self.recorder.record(
                 task.task_id, task.attempt, lambda t, now: t.failed(error, now), "the failure"
@@ -159,8 +161,7 @@ class Attempts:
         return stopped
 
     def _on_done(self, item: InFlight, future: Future) -> None:
-        if self.progress is not None:  # its last progress goes to the store before its outcome
-            self.progress.finish((item.task_id, item.attempt))
+        self.board.finish((item.task_id, item.attempt))  # its last progress is stored before its outcome
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
         token = CURRENT_ATTEMPT.set(

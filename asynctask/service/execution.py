@@ -57,27 +57,32 @@ class StartHook:
 
     Pickled (sent to another process), it becomes a ``RemoteStart``: the
     store is not there, and the start time travels back with the outcome.
+    ``ask``: what the other process calls to learn whether the attempt may
+    still start (cancelled, timed out or rerun while it was queued there).
     """
 
     remote = False
 
-    def __init__(self, report: Callable[[], bool]) -> None:
-        self._report = report
+    def __init__(self, report: Callable[[], bool], ask: Any = None) -> None:
+        self._report, self._ask = report, ask
 
     def __call__(self) -> bool:
         return self._report()
 
     def __reduce__(self):
-        return (RemoteStart, ())
+        return (RemoteStart, (self._ask,))
 
 
 class RemoteStart:
-    """The start hook as seen in another process: nothing to report there."""
+    """The start hook as seen in another process: it asks the service, when it can, whether to start."""
 
     remote = True
 
+    def __init__(self, ask: Callable[[], bool] | None = None) -> None:
+        self._ask = ask
+
     def __call__(self) -> bool:
-        return True
+        return True if self._ask is None else self._ask()
 
 
 _prepared: dict[str, Any] = {}

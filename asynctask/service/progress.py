@@ -102,6 +102,18 @@ class ProgressBoard:
             self._items[(item.task_id, item.attempt)] = item
         return ProgressLink(self, item.task_id, item.attempt)
 
+    def start_check(self, item: Any) -> StartCheck:
+        """What an attempt sent to another process asks before it starts: may it still?"""
+        with self._changed:
+            self._items[(item.task_id, item.attempt)] = item
+        return StartCheck(self, item.task_id, item.attempt)
+
+    def may_start(self, key: Key) -> bool:
+        """The attempt is still in flight here and was not stopped, timed out or rerun."""
+        with self._changed:
+            item = self._items.get(key)
+        return item is not None and stop_reason(item) is None
+
     def report(self, key: Key, report: Report) -> str | None:
         """Keep ``report`` as the attempt's latest; why it must stop, or ``None`` if it runs on."""
         with self._changed:
@@ -213,10 +225,14 @@ class ProgressBoard:
                 return
             peer.settimeout(None)
             for line in stream:
-                task_id, attempt, fraction, message, when = json.loads(line)
-                report = Report(fraction, message, datetime.fromisoformat(when))
-                reason = self.report((str(task_id), int(attempt)), report)
-                stream.write(json.dumps(reason).encode() + b"\n")
+                message = json.loads(line)
+                if message[0] == "start":  # ["start", task_id, attempt]: may it start?
+                    answer: Any = self.may_start((str(message[1]), int(message[2])))
+                else:  # [task_id, attempt, fraction, message, time]: a progress report
+                    task_id, attempt, fraction, text, when = message
+                    report = Report(fraction, text, datetime.fromisoformat(when))
+                    answer = self.report((str(task_id), int(attempt)), report)
+                stream.write(json.dumps(answer).encode() + b"\n")
                 stream.flush()
         except (OSError, ValueError, TypeError):  # gone, timed out, or not our protocol: drop this peer
             pass
@@ -261,6 +277,32 @@ class ProgressLink:
 
     def __reduce__(self):
         return (RemoteProgress, (self._board.address(), *self._key))
+
+
+class StartCheck:
+    """Asked before an attempt in another process starts; pickled, a ``RemoteStartCheck``."""
+
+    def __init__(self, board: ProgressBoard, task_id: str, attempt: int) -> None:
+        self._board, self._key = board, (task_id, attempt)
+
+    def __call__(self) -> bool:
+        return self._board.may_start(self._key)
+
+    def __reduce__(self):
+        return (RemoteStartCheck, (self._board.address(), *self._key))
+
+
+class RemoteStartCheck:
+    """In another process: ask the service whether the attempt may still start (yes if it cannot be asked)."""
+
+    def __init__(self, where: tuple[Any, str] | None, task_id: str, attempt: int) -> None:
+        self.where, self._key = where, (task_id, attempt)
+
+    def __call__(self) -> bool:
+        if self.where is None:
+            return True
+        answer = _send(self.where, ["start", *self._key])
+        return answer is not False  # unreachable (None): run; its outcome is fenced if it was ended
 
 
 class RemoteProgress:

@@ -87,7 +87,7 @@ class Runtime:
         self.queue_log = QueueLog(name, logger_dir)
         interval = supervise_every(policy, monitor_interval)
         self.starts = Starts(self.recorder, clock, interval)
-        board = ProgressBoard(self.recorder) if wants_progress(service.main) else None
+        board = ProgressBoard(self.recorder)
         self.attempts = Attempts(
             executor,
             self.recorder,
@@ -96,7 +96,8 @@ class Runtime:
             callback=lambda future, task_id: service.callback(future, task_id),  # a user's override
             on_dispatch=lambda: self.supervisor.start(),
             on_start=lambda: self.supervisor.starts_pending(),
-            progress=board,
+            board=board,
+            progress=wants_progress(service.main),
         )
         self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
         self.retention = Retention(repository, logger_dir)
@@ -304,8 +305,7 @@ class Runtime:
         if self._owns_executor:
             self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self.supervisor.stop()
-        if self.attempts.progress is not None:
-            self.attempts.progress.close()
+        self.attempts.board.close()
         self.recorder.flush(timeout=SHUTDOWN_FLUSH_SECONDS if wait else 0)
         self._leave_waiting_retries()  # after the flush: an outcome written there may be a retry
         self.queue_log.close()

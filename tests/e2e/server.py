@@ -83,7 +83,12 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
             else:
                 self.process.send_signal(signal_number)
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a hang: end it, and show what it printed
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            raise AssertionError(f"the server did not stop within 30 s:\n{self.output()[-6000:]}") from None
         return self.output()
 
     def output(self) -> str:

@@ -62,19 +62,27 @@ def test_serve_with_processes_ends_a_timed_out_task_and_a_cancelled_one(tmp_path
 
     store = f"sqlite:///{tmp_path / 'tasks.db'}"
     args = ["serve", "tests.e2e.sample_app:Sleeper", "--store", store, "--log-dir", str(tmp_path / "logs")]
-    args += ["--executor", "processes", "--max-worker", "2", "--task-timeout", "1", "--lease", "1"]
+    args += ["--executor", "processes", "--max-worker", "3", "--task-timeout", "1.5", "--lease", "1"]
     server = Server(args, cwd=ROOT, env={"RECORDER_DIR": str(tmp_path)})
     try:
-        slow, cancelled = tmp_path / "slow", tmp_path / "cancelled"
-        for marker in (slow, cancelled):
+        slow, cancelled, elsewhere = tmp_path / "slow", tmp_path / "cancelled", tmp_path / "elsewhere"
+        for marker in (slow, cancelled, elsewhere):
             request("POST", f"{server.base}/api", {"data": {"marker": str(marker), "seconds": 60}})
-        assert _wait_for(lambda: slow.exists() and cancelled.exists())
+        assert _wait_for(lambda: slow.exists() and cancelled.exists() and elsewhere.exists())
         code, _ = request("POST", f"{server.base}/api/cancel", {"task_id": "sleep-cancelled"})
         assert code == 200
+        done = subprocess.run(  # another process: the server ends the work at its next heartbeat round
+            [sys.executable, "-m", "asynctask", "cancel", "sleep-elsewhere", "--store", store],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
 
         timed_out = server.wait_status("sleep-slow", timeout=5)
         assert timed_out["error"].startswith("TimeoutError")
-        for marker in (slow, cancelled):
+        for marker in (slow, cancelled, elsewhere):
             pid = int(marker.read_text().split()[0])
             assert _wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}"), timeout=3), marker.name
             size = marker.stat().st_size

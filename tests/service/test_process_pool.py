@@ -130,3 +130,29 @@ def test_without_pebble_the_error_says_what_to_install(monkeypatch):
 
     with pytest.raises(ImportError, match=r'pip install "asynctask\[processes\]"'):
         ProcessPool(1)
+
+
+def test_a_cancelled_queued_task_never_starts_and_the_running_one_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECORDER_DIR", str(tmp_path))
+    pool = ProcessPool(1)
+    service = Sleeper(
+        repository=SqliteTaskRepository(tmp_path / "tasks.db"),
+        logger_dir=str(tmp_path / "logs"),
+        executor=pool,
+    )
+    try:
+        running, queued = tmp_path / "running", tmp_path / "queued"
+        _running(service, running)
+        queued_id = service.run(marker=str(queued), seconds=0.05)
+
+        service.cancel(queued_id)
+
+        assert not _still(running, 0.2)  # the running one still works
+        assert service.retrieve("sleep-running")["status"] == "running"
+        service.cancel("sleep-running")
+        _until(lambda: _still(running, 0.1))
+        time.sleep(0.2)
+        assert not queued.exists()  # the freed process never ran the cancelled one
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        service.shutdown()

@@ -162,7 +162,7 @@ def test_a_timed_out_thread_stops_at_its_next_progress_call_too(tmp_path, clock)
 def test_progress_of_a_superseded_attempt_is_dropped(make_service, executor, clock):
     service = make_service(Steps, task_timeout=60)
     task_id = service.run(steps=1)
-    board = runtime_of(service).attempts.progress
+    board = runtime_of(service).attempts.board
     (old,) = runtime_of(service).attempts.items()
     link = board.link(old)
     clock.advance(seconds=61)

@@ -30,13 +30,18 @@ class Flaky(AsyncTask):
         return run
 
 
+def manual(service):
+    """The service's background loop never runs by itself: the test runs its steps, against its clock."""
+    runtime_of(service).supervisor.stop()
+    runtime_of(service).retries.jitter = lambda: 1.0  # the whole backoff: a schedule the test can know
+    return service
+
+
 @pytest.fixture
 def make_flaky(make_service):
     def make(**kwargs):
         kwargs.setdefault("retries", 3)
-        service = make_service(Flaky, **kwargs)
-        runtime_of(service).retries.jitter = lambda: 1.0  # the whole backoff: a schedule the test can know
-        return service
+        return manual(make_service(Flaky, **kwargs))
 
     return make
 
@@ -144,7 +149,7 @@ def test_a_waiting_retry_is_heartbeaten_and_taken_over_with_its_schedule_after_i
     owner = Flaky(logger_dir=str(tmp_path), executor=owner_pool, **common)
     other = Flaky(logger_dir=str(tmp_path), executor=other_pool, resume=True, **common)
     for service in (owner, other):
-        runtime_of(service).retries.jitter = lambda: 1.0
+        manual(service)
     try:
         task_id = owner.run(name="f", failures=1)
         owner_pool.run_all()
@@ -180,7 +185,8 @@ def test_an_owner_lost_while_running_counts_as_a_failure_when_retries_are_on(
     owner = Flaky(logger_dir=str(tmp_path), executor=ManualExecutor(), **common)
     other_pool = ManualExecutor()
     other = Flaky(logger_dir=str(tmp_path), executor=other_pool, resume=True, **common)
-    runtime_of(other).retries.jitter = lambda: 1.0
+    manual(owner)
+    manual(other)
     try:
         task_id = owner.run(name="g", failures=0)  # never runs: its process is lost
         clock.advance(seconds=6)
@@ -311,7 +317,7 @@ def test_a_retry_handed_to_the_executor_waits_no_more_and_its_lost_owner_counts_
     owner = Flaky(logger_dir=str(tmp_path), executor=owner_pool, **common)
     other = Flaky(logger_dir=str(tmp_path), executor=other_pool, resume=True, **common)
     for service in (owner, other):
-        runtime_of(service).retries.jitter = lambda: 1.0
+        manual(service)
     try:
         task_id = owner.run(name="l", failures=1)
         owner_pool.run_all()
@@ -345,8 +351,7 @@ def test_many_retries_never_overflow_the_backoff():
 def test_a_new_attempt_starts_without_the_last_attempts_progress(make_service, executor, clock):
     from tests.service.test_progress import Steps
 
-    service = make_service(Steps, retries=1)
-    runtime_of(service).retries.jitter = lambda: 1.0
+    service = manual(make_service(Steps, retries=1))
     task_id = service.run(steps=2)
     executor.run_all()
     assert service.retrieve(task_id)["progress"]["fraction"] == 1.0
