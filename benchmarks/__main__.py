@@ -1,5 +1,9 @@
 """``python -m benchmarks [--quick] [--only status,list,...] [--rounds N]``: the table and a JSON file.
 
+``--only features`` (not in the default run): the end-to-end workload on the
+plain no-op task, the same task reporting its progress once, and the plain
+task with ``retries=3``, as ratios to the plain one (a feature costs <= 3%).
+
 Rows are served by gunicorn (1 process x 8 threads, gthread, 127.0.0.1) and
 measured in interleaved rounds; each figure is the median of the per-round
 ratios to its baseline. ``BENCH_ASYNCTASK_PATH=/other/tree`` serves asynctask
@@ -46,6 +50,8 @@ SMALLER = {MONGOMOCK: 10}
 STATUS, SLEEP, E2E, SCALING, SOAK = "status", "sleep", "e2e", "scaling", "soak"
 LIST, PURGE, FEATURES = "list", "purge", "features"
 SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES)
+#: What a run without ``--only`` does: all but ``features`` (about 2 minutes more; ``--only features``).
+DEFAULT_SECTIONS = tuple(name for name in SECTIONS if name != FEATURES)
 #: The features section: the served task classes (``benchmarks.apps.TASKS``), ``plain`` the reference,
 #: each on the memory store and on SQLite; a feature costs at most 3% end to end (DESIGN.md 4).
 FEATURE_VARIANTS = ("plain", "progress", "retries")
@@ -396,13 +402,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the plan, print the table, write the JSON; the exit status is 0 unless something broke."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a reduced run (about a minute) for smoke tests")
-    parser.add_argument("--rounds", type=int, help="rounds of status, e2e, list and purge (not scaling)")
-    parser.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of status, e2e, features, list and purge (not scaling)"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated sections of: {', '.join(SECTIONS)} (default: all but {FEATURES})",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     if args.rounds:
         plan = evolve(plan, rounds=args.rounds, list_rounds=args.rounds, purge_rounds=args.rounds)
-    wanted = {name.strip() for name in args.only.split(",") if name.strip()} or set(SECTIONS)
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()} or set(DEFAULT_SECTIONS)
+    if unknown := wanted - set(SECTIONS):
+        parser.error(f"no such section: {', '.join(sorted(unknown))} (sections: {', '.join(SECTIONS)})")
     if not have_wrk():
         print("wrk is not installed (apt-get install wrk): status GETs use the Python client instead;"
               " its client_load lines say how close it came to saturating.", file=sys.stderr)  # fmt: skip

@@ -35,6 +35,8 @@ class CurrentAttempt:
     start_time: datetime | None
     #: The task as this process last wrote it: the next write tries compare-and-set on it first.
     known: Task
+    #: Its last progress not in the store yet: the outcome's write carries it.
+    progress: dict | None = None
 
 
 #: Set while the service calls ``callback(future, task_id)``, whose signature cannot carry it.
@@ -87,11 +89,14 @@ class Attempts:
         on_start: Callable[[], None],
         board: ProgressBoard,
         progress: bool = False,
+        default_callback: bool = True,
     ) -> None:
         self.executor, self.recorder, self.starts = executor, recorder, starts
         #: Where attempts in other processes report their progress and ask whether to start.
         self.board = board
         self.progress = progress  # main declares a ``progress`` parameter
+        #: The service's ``callback`` is the default one, which writes the outcome with its last progress.
+        self._outcome_carries_progress = default_callback
         self._call_for, self._callback = call_for, callback
         self._on_dispatch, self._on_start = on_dispatch, on_start
         self._inflight: dict[Future, InFlight] = {}
@@ -161,11 +166,18 @@ class Attempts:
         return stopped
 
     def _on_done(self, item: InFlight, future: Future) -> None:
-        self.board.finish((item.task_id, item.attempt))  # its last progress is stored before its outcome
+        # Its last progress is stored before its outcome, or with it (by the default callback).
+        last = self.board.finish((item.task_id, item.attempt), write=not self._outcome_carries_progress)
         view, start_time = unwrap_remote(future)
         # A start not written yet goes with the outcome (so does one from another process).
         token = CURRENT_ATTEMPT.set(
-            CurrentAttempt(item.task_id, item.attempt, start_time or item.start_time, item.task)
+            CurrentAttempt(
+                item.task_id,
+                item.attempt,
+                start_time or item.start_time,
+                item.task,
+                None if last is None else last.as_field(),
+            )
         )
         try:
             self._callback(view, item.task_id)

@@ -77,6 +77,7 @@ class AsyncTask:
             resume=resume,
             monitor_interval=monitor_interval,
             default_task_ids=type(self).get_task_id is AsyncTask.get_task_id,
+            default_callback=type(self).callback is AsyncTask.callback,
         )
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 

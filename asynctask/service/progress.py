@@ -28,6 +28,7 @@ from typing import Any
 from attrs import frozen
 
 from asynctask.core import TaskCancelledError
+from asynctask.core.task import PROGRESS_FIELD
 from asynctask.service.recording import Recorder
 
 _log = logging.getLogger("asynctask")
@@ -42,7 +43,7 @@ WRITE_TIMEOUT = 10.0
 #: The longest message kept; a longer one is cut.
 MESSAGE_LIMIT = 500
 #: The field of the task's detail that holds its progress.
-FIELD = "progress"
+FIELD = PROGRESS_FIELD
 
 #: ``(task_id, attempt)``: whose progress it is.
 Key = tuple[str, int]
@@ -120,6 +121,9 @@ class ProgressBoard:
             item = self._items.get(key)
             if item is None:
                 return "the attempt is over"
+            if key not in self._pending and key not in self._written:
+                # A first report waits like any other: a short task's progress goes with its outcome.
+                self._written[key] = time.monotonic()
             self._pending[key] = report
             if self._writer is None and not self._closed:
                 self._writer = threading.Thread(
@@ -129,8 +133,12 @@ class ProgressBoard:
             self._changed.notify()
         return stop_reason(item)
 
-    def finish(self, key: Key) -> None:
-        """The attempt ended: its last progress is in the store when this returns, before its outcome."""
+    def finish(self, key: Key, *, write: bool = True) -> Report | None:
+        """The attempt ended: its last progress goes to the store before its outcome.
+
+        ``write=False``: the last report not written yet is answered instead,
+        for the outcome's own write to carry (one write, not two).
+        """
         with self._changed:
             report = self._pending.pop(key, None)
             self._items.pop(key, None)
@@ -138,8 +146,10 @@ class ProgressBoard:
             under_way = self._writing.get(key)
         if under_way is not None:  # an older report being written: it must land first
             under_way.wait(WRITE_TIMEOUT)
-        if report is not None:
+        if report is not None and write:
             self._write(key, report)
+            return None
+        return report
 
     def address(self) -> tuple[Any, str] | None:
         """Where other processes send reports, and the secret they open with; ``None`` once closed."""

@@ -19,6 +19,7 @@ from asynctask.core import (
     UpdateConflictError,
 )
 from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
+from asynctask.core.task import PROGRESS_FIELD
 from asynctask.service.execution import format_error
 
 _log = logging.getLogger("asynctask")
@@ -158,8 +159,12 @@ class Recorder:
         attempt: int | None,
         start_time: datetime | None,
         known: Task | None,
+        progress: dict | None = None,
     ) -> None:
-        """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation."""
+        """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation.
+
+        ``progress``: its last progress, not in the store yet: written with the outcome.
+        """
         # An attempt's start not written yet is written with its outcome (``start_time``).
         if future.cancelled():
             change = _failed(STOPPED_ERROR, None)
@@ -173,6 +178,8 @@ class Recorder:
         else:
             result = future.result()
             change = lambda t, now: t.succeeded(result, now, start_time)  # noqa: E731
+        if progress is not None:
+            change = _with_progress(change, progress)
         self.record(task_id, attempt, change, "the result", known=known, start_time=start_time)
 
     def retry_due(self) -> None:
@@ -256,6 +263,11 @@ class Recorder:
             )
         else:
             self.on_written(written)
+
+
+def _with_progress(change: Change, progress: dict) -> Change:
+    """``change`` after the attempt's last progress, in one write."""
+    return lambda t, now: change(t.updated({PROGRESS_FIELD: progress}, now), now)
 
 
 def _failed(error: str, start_time: datetime | None) -> Change:

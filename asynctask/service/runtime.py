@@ -70,6 +70,7 @@ class Runtime:
         resume: bool,
         monitor_interval: float,
         default_task_ids: bool,
+        default_callback: bool = True,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         name = type(service).__name__
@@ -98,6 +99,7 @@ class Runtime:
             on_start=lambda: self.supervisor.starts_pending(),
             board=board,
             progress=wants_progress(service.main),
+            default_callback=default_callback,
         )
         self.submission = Submission(repository, policy, clock, self.attempts.dispatch)
         self.retention = Retention(repository, logger_dir)
@@ -205,7 +207,9 @@ class Runtime:
         if current is None or current.task_id != task_id:
             self.recorder.record_future(future, task_id, None, None, None)
         else:
-            self.recorder.record_future(future, task_id, current.attempt, current.start_time, current.known)
+            self.recorder.record_future(
+                future, task_id, current.attempt, current.start_time, current.known, current.progress
+            )
 
     def update_task(self, task_id: str, data: Mapping[str, Any]) -> None:
         """Set fields of a stored task; inside ``callback``, only of the attempt that ended."""
