@@ -279,3 +279,29 @@ def test_the_last_progress_lands_before_the_outcome_even_when_a_write_is_under_w
 
     assert detail["status"] == "success"
     assert (detail["progress"]["fraction"], detail["progress"]["message"]) == (1.0, "done")
+
+
+def test_a_short_tasks_last_progress_goes_with_its_outcome_in_one_write(make_service, executor):
+    repository = Counting()
+    service = make_service(Steps, repository=repository)
+    task_id = service.run(steps=3)
+    executor.run_all()
+    assert service.wait(5)
+
+    assert repository.writes[task_id] == 1  # the outcome, carrying the last progress
+    assert service.retrieve(task_id)["progress"]["message"] == "step 3"
+
+
+class OwnCallback(Steps):
+    def callback(self, future, task_id):
+        self.update_task(task_id, {"status": "success", "result": future.result()})
+
+
+def test_with_a_users_own_callback_the_last_progress_is_written_before_it(make_service, executor):
+    service = make_service(OwnCallback)
+    task_id = service.run(steps=2)
+    executor.run_all()
+    assert service.wait(5)
+
+    detail = service.retrieve(task_id)
+    assert detail["status"] == "success" and detail["progress"]["message"] == "step 2"
