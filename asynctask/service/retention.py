@@ -98,12 +98,10 @@ class AutoPurge:
 
     def __init__(self, retention: Retention, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.retention, self.policy, self.clock = retention, policy, clock
-        self.deleted = 0
 
     def __call__(self) -> None:
         horizon = self.policy.purge_horizon(self.clock())
         if horizon is not None:
             deleted = self.retention.purge(horizon, seconds=PURGE_ROUND_SECONDS)
-            self.deleted += deleted
             if deleted:
                 _log.info("purged %d finished task(s) that ended before %s", deleted, horizon.isoformat())
