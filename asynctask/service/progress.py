@@ -42,8 +42,6 @@ SEND_TIMEOUT = HANDSHAKE_TIMEOUT = 5.0
 WRITE_TIMEOUT = 10.0
 #: The longest message kept; a longer one is cut.
 MESSAGE_LIMIT = 500
-#: The field of the task's detail that holds its progress.
-FIELD = PROGRESS_FIELD
 
 #: ``(task_id, attempt)``: whose progress it is.
 Key = tuple[str, int]
@@ -206,7 +204,9 @@ class ProgressBoard:
         task_id, attempt = key
         field = report.as_field()
         try:
-            self.recorder.change_attempt(task_id, attempt, lambda t, now: t.updated({FIELD: field}, now))
+            self.recorder.change_attempt(
+                task_id, attempt, lambda t, now: t.updated({PROGRESS_FIELD: field}, now)
+            )
         except Exception as exc:  # the next report writes it again; the outcome does not wait on it
             _log.warning("could not record the progress of task %s attempt %d: %s", task_id, attempt, exc)
 

@@ -17,9 +17,7 @@ from datetime import datetime
 
 from asynctask.core import Policy, Task
 from asynctask.core.errors import RemoteTaskError
-
-#: A change of the running attempt: ``change(stored, now) -> new task``.
-Change = Callable[[Task, datetime], Task]
+from asynctask.service.recording import Change
 
 
 class Retries:

@@ -35,17 +35,22 @@ def _pid_of(marker: Path) -> int:
     return int(marker.read_text().split()[0])
 
 
-@pytest.fixture
-def sleeper(tmp_path, monkeypatch):
+def _sleeper(tmp_path, monkeypatch, workers: int, **options):
+    """A ``Sleeper`` on SQLite in ``tmp_path``, run by a ``ProcessPool`` of ``workers``."""
     monkeypatch.setenv("RECORDER_DIR", str(tmp_path))
-    pool = ProcessPool(2)
+    pool = ProcessPool(workers)
     service = Sleeper(
         repository=SqliteTaskRepository(tmp_path / "tasks.db"),
         logger_dir=str(tmp_path / "logs"),
         executor=pool,
-        task_timeout=1,
-        lease=1,
+        **options,
     )
+    return pool, service
+
+
+@pytest.fixture
+def sleeper(tmp_path, monkeypatch):
+    pool, service = _sleeper(tmp_path, monkeypatch, workers=2, task_timeout=1, lease=1)
     yield service
     pool.shutdown(wait=True, cancel_futures=True)
     service.shutdown()
@@ -77,13 +82,7 @@ def test_a_cancelled_running_task_is_ended_within_a_second(sleeper, tmp_path):
 
 
 def test_the_process_that_replaces_an_ended_one_runs_setup_before_its_task(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECORDER_DIR", str(tmp_path))
-    pool = ProcessPool(1)
-    service = Sleeper(
-        repository=SqliteTaskRepository(tmp_path / "tasks.db"),
-        logger_dir=str(tmp_path / "logs"),
-        executor=pool,
-    )
+    pool, service = _sleeper(tmp_path, monkeypatch, workers=1)
     try:
         first, second = tmp_path / "first", tmp_path / "second"
         service.cancel(_running(service, first))
@@ -133,13 +132,7 @@ def test_without_pebble_the_error_says_what_to_install(monkeypatch):
 
 
 def test_a_cancelled_queued_task_never_starts_and_the_running_one_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECORDER_DIR", str(tmp_path))
-    pool = ProcessPool(1)
-    service = Sleeper(
-        repository=SqliteTaskRepository(tmp_path / "tasks.db"),
-        logger_dir=str(tmp_path / "logs"),
-        executor=pool,
-    )
+    pool, service = _sleeper(tmp_path, monkeypatch, workers=1)
     try:
         running, queued = tmp_path / "running", tmp_path / "queued"
         _running(service, running)
