@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 
 from gunicorn.app.base import BaseApplication
@@ -11,6 +12,8 @@ from asynctask.cli.options import ServeOptions, build, stop
 from asynctask.service.runtime import runtime_of
 
 _services: list = []
+#: The stop signals a worker got before it had its own handlers (delivered again once it has them).
+_early_stops: list[int] = []
 
 
 class AsyncTaskApplication(BaseApplication):
@@ -27,6 +30,7 @@ class AsyncTaskApplication(BaseApplication):
             "threads": self.options.threads,
             "worker_class": "gthread",
             "worker_exit": _worker_exit,
+            "post_fork": _post_fork,
             "post_worker_init": _post_worker_init,
             # On stop, running tasks may finish (up to their timeout) and be recorded.
             "graceful_timeout": math.ceil(self.options.task_timeout),  # gunicorn takes whole seconds
@@ -42,12 +46,24 @@ class AsyncTaskApplication(BaseApplication):
         return service.app(self.options.endpoint, token=self.options.token)
 
 
+def _post_fork(server, worker) -> None:
+    """Keep a SIGTERM that reaches a new worker before its own handlers are set.
+
+    Until then the worker has the arbiter's handler, which only queues the
+    signal for the arbiter's loop, one the worker never runs: the worker
+    would never stop, and the arbiter would wait for it for the whole
+    ``graceful_timeout`` (the task timeout).
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: _early_stops.append(signum))
+
+
 def _post_worker_init(worker) -> None:
     """On SIGTERM, long-polls and event streams answer at once, so they never hold up the stop.
 
     gunicorn waits for the requests under way before a worker exits; a waiting
     request would hold it up to its wait, and an event stream for as long as
-    its task runs. The worker's own handler still runs first.
+    its task runs. The worker's own handler still runs first. A SIGTERM that
+    came before the handlers is delivered again now.
     """
     stop_requests = signal.getsignal(signal.SIGTERM)
 
@@ -58,6 +74,8 @@ def _post_worker_init(worker) -> None:
             runtime_of(service).changes.stop()
 
     signal.signal(signal.SIGTERM, on_term)
+    if _early_stops:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _worker_exit(server, worker) -> None:
