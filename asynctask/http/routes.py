@@ -24,6 +24,7 @@ from asynctask.http.envelope import (
     service_error_answer,
 )
 from asynctask.http.openapi import openapi_document
+from asynctask.http.pages import OPEN_VIEWS, add_dashboard
 from asynctask.service.listing import DEFAULT_PAGE
 from asynctask.service.logs import DEFAULT_LOG_READ
 from asynctask.service.params import MainParams
@@ -51,8 +52,10 @@ def task_blueprint(
     ``POST endpoint`` submits, ``GET endpoint?task_id=`` answers a task,
     ``GET endpoint/tasks`` lists them, ``GET endpoint/logs?task_id=`` reads a
     log, ``POST endpoint/cancel`` cancels one, and ``GET endpoint/openapi.json``
-    describes them all. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of
-    them then asks for ``Authorization: Bearer <token>``.
+    describes them all; ``GET endpoint/dashboard`` is a page that shows them to a
+    person. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of them then asks
+    for ``Authorization: Bearer <token>``, except the dashboard's page and files,
+    which hold no task data.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
     envelope 404/405 answers on URLs the blueprint does not own. Bodies over
@@ -64,7 +67,7 @@ def task_blueprint(
     name = re.sub(r"\W", "_", f"asynctask_{type(service).__name__}_{path.strip('/')}")
     blueprint = Blueprint(name, __name__)
     if token is not None:
-        blueprint.before_request(token_check(token))
+        blueprint.before_request(token_check(token, {f"{name}.{view}" for view in OPEN_VIEWS}))
     if max_content_length is not None:  # None: the app's MAX_CONTENT_LENGTH, nothing to do per request
         blueprint.before_request(functools.partial(_limit_body, max_content_length))
     blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
@@ -74,6 +77,7 @@ def task_blueprint(
     blueprint.add_url_rule(base + "/logs", "logs", views.logs, methods=["GET"])
     blueprint.add_url_rule(base + "/cancel", "cancel", views.cancel, methods=["POST"])
     blueprint.add_url_rule(base + "/openapi.json", "openapi", views.openapi, methods=["GET"])
+    add_dashboard(blueprint, path, type(service).__name__)
     register_error_handlers(blueprint)
     return blueprint
 
