@@ -20,7 +20,7 @@
     ["retries_left", "Retries left"], ["retry_time", "Retry at"],
   ];
   const $ = (id) => document.getElementById(id);
-  const narrow = window.matchMedia("(max-width: 900px)");
+  const stacked = window.matchMedia("(max-width: 1199px)"); // the detail is below the list (dashboard.css)
 
   const view = {
     status: "", // the status filter; "" is every task
@@ -203,7 +203,7 @@
       $("detail").hidden = false;
       for (const [rowId, row] of view.rows) row.classList.toggle("open", rowId === id);
     }
-    if (narrow.matches) $("detail").scrollIntoView({ block: "start" });
+    if (stacked.matches) $("detail").scrollIntoView({ block: "start" });
     refresh();
   }
 
