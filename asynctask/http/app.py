@@ -26,7 +26,8 @@ def create_app(
     for ``Authorization: Bearer <token>``. More services join with
     ``app.register_blueprint(task_blueprint(other, "/other"))``.
     """
-    app = Flask(type(service).__name__)
+    # No static folder: Flask's default would serve any static/ folder of the working directory, unguarded.
+    app = Flask(type(service).__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
     # The app's config holds the limit, so the blueprint need not set it on every request.
     app.register_blueprint(task_blueprint(service, endpoint, max_content_length=None, token=token))

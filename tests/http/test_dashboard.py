@@ -147,6 +147,28 @@ def test_with_a_token_the_page_and_files_are_open_and_every_data_route_still_ask
     assert_error(client.post("/api/dashboard"), 405)  # open to GET only
 
 
+def test_with_a_token_only_ping_and_the_dashboard_answer_without_it(service, tmp_path, monkeypatch):
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "notes.txt").write_text("private")
+    monkeypatch.chdir(tmp_path)  # a static/ folder where the server runs is not served
+    app = service.app("/api", token=TOKEN)
+    client = app.test_client()
+
+    answered = set()
+    for rule in app.url_map.iter_rules():
+        url = rule.rule.replace("<name>", "dashboard.js").replace("<path:filename>", "notes.txt")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if client.open(url, method=method).status_code != 401:
+                answered.add((method, rule.rule))
+    assert answered == {
+        ("GET", "/ping"),
+        ("GET", "/dashboard"),
+        ("GET", "/api/dashboard"),
+        ("GET", "/api/dashboard/<name>"),
+    }
+    assert client.get("/static/notes.txt").status_code == 404
+
+
 def test_the_dashboard_is_not_in_the_openapi_document(client):
     document = client.get("/api/openapi.json").get_json()
 
