@@ -41,6 +41,7 @@ def compare_and_set(
     *,
     known: Task | None | object = UNREAD,
     submission: bool = False,
+    written: Callable[[Task], None] | None = None,
 ) -> tuple[Task | None, bool]:
     """Every write that can lose a race: read, ``change``, write with compare-and-set; lost, again.
 
@@ -50,7 +51,8 @@ def compare_and_set(
     ``known`` is what the caller believes is stored, tried before any read
     (``None``: absent). Answers the task and whether it was written. After
     ``MAX_RACES`` lost races: ``SubmissionConflictError`` for a ``submission``,
-    else ``UpdateConflictError``.
+    else ``UpdateConflictError``. ``written`` is told of the task written
+    (``Changes.written``: the waiters on it wake).
     """
     stored = known
     for race in range(MAX_RACES):
@@ -60,6 +62,8 @@ def compare_and_set(
         if task is None or task is stored:
             return task, False
         if repository.insert(task) if stored is None else repository.replace(task, stored.version):
+            if written is not None:
+                written(task)
             return task, True
     if submission:
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
@@ -91,8 +95,11 @@ class Recorder:
         max_delay: timedelta = timedelta(seconds=30),
         failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
         written: Callable[[Task], None] | None = None,
+        changed: Callable[[Task], None] | None = None,
     ) -> None:
         self.repository = repository
+        #: Told of every write (``Changes.written``).
+        self.changed = changed
         self.clock = clock
         #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry).
         self.failure = failure or (lambda exc, error, start_time: _failed(error, start_time))
@@ -116,7 +123,8 @@ class Recorder:
                 return None
             return change(stored, self.clock())  # (a change that changes nothing writes nothing)
 
-        return compare_and_set(self.repository, task_id, fenced, known=UNREAD if known is None else known)[0]
+        known = UNREAD if known is None else known
+        return compare_and_set(self.repository, task_id, fenced, known=known, written=self.changed)[0]
 
     def record(
         self,
