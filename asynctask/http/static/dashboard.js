@@ -98,7 +98,7 @@
     try {
       if (!document.hidden) {
         await Promise.all([refreshCounts(), refreshList(), refreshDetail()]);
-        say("updated " + new Date().toLocaleTimeString() + " · times in UTC");
+        say("updated " + new Date().toISOString().slice(11, 19) + " · all times UTC");
       }
     } catch (error) {
       if (!(error instanceof NeedsToken)) say("cannot reach the service: " + error.message, true);
@@ -328,12 +328,12 @@
     node.title = iso || "";
   }
 
-  /* "23:51:25" for a time of today (UTC), else "2026-12-01 23:51"; the full ISO text is the cell's title. */
+  /* "23:51:25" for a time in the last 12 hours, else "2026-12-01 23:51"; the cell's title has it all. */
   function timeText(iso) {
     if (!iso) return "–";
     const text = String(iso);
-    const today = new Date().toISOString().slice(0, 10);
-    return text.startsWith(today) ? text.slice(11, 19) : text.slice(0, 16).replace("T", " ");
+    const recent = Date.now() - Date.parse(text) < 12 * 3600 * 1000;
+    return recent ? text.slice(11, 19) : text.slice(0, 16).replace("T", " ");
   }
 
   const lastLine = (text) => (text ? String(text).trim().split("\n").pop() : "");
