@@ -3,7 +3,9 @@
 The token comes from ``api.app(endpoint, token=...)``, ``task_blueprint(...,
 token=...)``, ``asynctask serve --token-file PATH``, or the environment
 variable ``ASYNCTASK_TOKEN``. It is compared in constant time, and it never
-appears in an answer or a log line. ``GET /ping`` stays open, for health checks.
+appears in an answer or a log line. ``GET /ping`` stays open, for health checks,
+and so do the dashboard's page and its static files, which hold no task data
+(the page asks a person for the token, then sends it with every JSON request).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from flask import request
 
@@ -37,11 +39,16 @@ def resolve_token(token: str | None) -> str | None:
     return token
 
 
-def token_check(token: str) -> Callable[[], None]:
-    """A ``before_request`` function that refuses a request without the bearer ``token``."""
+def token_check(token: str, open_endpoints: Collection[str] = ()) -> Callable[[], None]:
+    """A ``before_request`` function that refuses a request without the bearer ``token``.
+
+    Requests routed to one of ``open_endpoints`` (Flask endpoint names) pass without it.
+    """
     expected = token.encode("ascii")
 
     def check() -> None:
+        if request.endpoint in open_endpoints:
+            return
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if not given and not scheme:
             message = "this service needs a token: send Authorization: Bearer <token>"

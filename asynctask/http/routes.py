@@ -24,6 +24,7 @@ from asynctask.http.envelope import (
     service_error_answer,
 )
 from asynctask.http.openapi import openapi_document
+from asynctask.http.pages import OPEN_VIEWS, add_dashboard
 from asynctask.service.listing import DEFAULT_PAGE
 from asynctask.service.logs import DEFAULT_LOG_READ
 from asynctask.service.params import MainParams
@@ -58,8 +59,10 @@ def task_blueprint(
     ``GET endpoint/tasks`` lists them, ``GET endpoint/counts`` counts them,
     ``GET endpoint/logs?task_id=`` reads a log, ``GET endpoint/events?task_id=``
     streams a task's changes, ``POST endpoint/cancel`` cancels one, and
-    ``GET endpoint/openapi.json`` describes them all. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of
-    them then asks for ``Authorization: Bearer <token>``.
+    ``GET endpoint/openapi.json`` describes them all; ``GET endpoint/dashboard``
+    is a page that shows them to a person. ``token`` (default: ``$ASYNCTASK_TOKEN``):
+    every one of them then asks for ``Authorization: Bearer <token>``, except the
+    dashboard's page and files, which hold no task data.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
     envelope 404/405 answers on URLs the blueprint does not own. Bodies over
@@ -71,7 +74,7 @@ def task_blueprint(
     name = re.sub(r"\W", "_", f"asynctask_{type(service).__name__}_{path.strip('/')}")
     blueprint = Blueprint(name, __name__)
     if token is not None:
-        blueprint.before_request(token_check(token))
+        blueprint.before_request(token_check(token, {f"{name}.{view}" for view in OPEN_VIEWS}))
     if max_content_length is not None:  # None: the app's MAX_CONTENT_LENGTH, nothing to do per request
         blueprint.before_request(functools.partial(_limit_body, max_content_length))
     blueprint.add_url_rule(path, "submit", views.submit, methods=["POST"])
@@ -83,6 +86,7 @@ def task_blueprint(
     blueprint.add_url_rule(base + "/counts", "counts", views.counts, methods=["GET"])
     blueprint.add_url_rule(base + "/events", "events", views.events, methods=["GET"])
     blueprint.add_url_rule(base + "/openapi.json", "openapi", views.openapi, methods=["GET"])
+    add_dashboard(blueprint, path, type(service).__name__)
     register_error_handlers(blueprint)
     return blueprint
 

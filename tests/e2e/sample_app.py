@@ -55,3 +55,24 @@ class Sleeper(AsyncTask):
                 file.write(f"{os.getpid()}\n")
             time.sleep(0.02)
         return "slept"
+
+
+class Board(AsyncTask):
+    """For the dashboard's browser test: a task succeeds, fails on request, or works while ``hold`` exists."""
+
+    def get_task_id(self, name, note="", fail=False, hold=""):
+        return name
+
+    def main(self, name, note="", fail=False, hold="", progress=None, logger=None):
+        """Log ``note``; while the file ``hold`` exists (30 s at most), report progress and log."""
+        logger.info("note: %s", note)
+        deadline, step = time.monotonic() + 30, 0
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            step += 1
+            progress(min(step / 1000, 0.95), f"step {step}")  # raises TaskCancelledError once cancelled
+            if step % 10 == 1:
+                logger.info("step %d", step)
+            time.sleep(0.02)
+        if fail:
+            raise RuntimeError(f"{name} failed on purpose: {note}")
+        return {"name": name, "note": note, "steps": step}
