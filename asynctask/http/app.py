@@ -8,6 +8,7 @@ from flask import Flask, Response
 
 from asynctask.core import defaults
 from asynctask.http.envelope import ok
+from asynctask.http.metrics import metrics_blueprint
 from asynctask.http.routes import DEFAULT_MAX_CONTENT_LENGTH, register_error_handlers, task_blueprint
 
 
@@ -18,7 +19,7 @@ def create_app(
     max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
     token: str | None = None,
 ) -> Flask:
-    """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, and envelope answers for every error.
+    """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, ``GET /metrics``, and envelope errors.
 
     ``token`` (default: ``$ASYNCTASK_TOKEN``): every route but ``/ping`` asks
     for ``Authorization: Bearer <token>``. More services join with
@@ -29,6 +30,7 @@ def create_app(
     # The app's config holds the limit, so the blueprint need not set it on every request.
     app.register_blueprint(task_blueprint(service, endpoint, max_content_length=None, token=token))
     app.add_url_rule("/ping", "ping", ping)
+    app.register_blueprint(metrics_blueprint(service, token=token))
     register_error_handlers(app)
     return app
 

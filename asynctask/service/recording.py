@@ -19,6 +19,7 @@ from asynctask.core import (
     UpdateConflictError,
 )
 from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
+from asynctask.core.metrics import NO_METRICS, Metrics
 from asynctask.core.task import PROGRESS_FIELD
 from asynctask.service.execution import format_error
 
@@ -41,6 +42,7 @@ def compare_and_set(
     *,
     known: Task | None | object = UNREAD,
     submission: bool = False,
+    metrics: Metrics = NO_METRICS,
 ) -> tuple[Task | None, bool]:
     """Every write that can lose a race: read, ``change``, write with compare-and-set; lost, again.
 
@@ -50,7 +52,7 @@ def compare_and_set(
     ``known`` is what the caller believes is stored, tried before any read
     (``None``: absent). Answers the task and whether it was written. After
     ``MAX_RACES`` lost races: ``SubmissionConflictError`` for a ``submission``,
-    else ``UpdateConflictError``.
+    else ``UpdateConflictError``. A running task written finished is told to ``metrics``.
     """
     stored = known
     for race in range(MAX_RACES):
@@ -60,6 +62,8 @@ def compare_and_set(
         if task is None or task is stored:
             return task, False
         if repository.insert(task) if stored is None else repository.replace(task, stored.version):
+            if stored is not None and task.status.finished and not stored.status.finished:
+                metrics.finished(task.status.value)
             return task, True
     if submission:
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
@@ -91,8 +95,9 @@ class Recorder:
         max_delay: timedelta = timedelta(seconds=30),
         failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
         written: Callable[[Task], None] | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
-        self.repository = repository
+        self.repository, self.metrics = repository, metrics
         self.clock = clock
         #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry).
         self.failure = failure or (lambda exc, error, start_time: _failed(error, start_time))
@@ -116,7 +121,8 @@ class Recorder:
                 return None
             return change(stored, self.clock())  # (a change that changes nothing writes nothing)
 
-        return compare_and_set(self.repository, task_id, fenced, known=UNREAD if known is None else known)[0]
+        known = UNREAD if known is None else known
+        return compare_and_set(self.repository, task_id, fenced, known=known, metrics=self.metrics)[0]
 
     def record(
         self,
