@@ -6,6 +6,7 @@ import math
 
 from gunicorn.app.base import BaseApplication
 
+from asynctask.cli.multiproc import child_exit
 from asynctask.cli.options import ServeOptions, build, stop
 
 _services: list = []
@@ -25,6 +26,7 @@ class AsyncTaskApplication(BaseApplication):
             "threads": self.options.threads,
             "worker_class": "gthread",
             "worker_exit": _worker_exit,
+            "child_exit": child_exit,  # its live gauges stop counting
             # On stop, running tasks may finish (up to their timeout) and be recorded.
             "graceful_timeout": math.ceil(self.options.task_timeout),  # gunicorn takes whole seconds
         }
