@@ -145,6 +145,11 @@ class InMemoryTaskRepository(TaskRepository):
         with self._lock:
             return sum(bisect.bisect_left(keys, (time, "")) for keys in self._finished_indexes(status))
 
+    def counts(self) -> dict[TaskStatus, int]:
+        """Tasks per status: the length of each status's index."""
+        with self._lock:
+            return {status: len(self._created[status]) for status in TaskStatus}
+
     def __len__(self) -> int:
         """How many tasks are stored."""
         return len(self._tasks)

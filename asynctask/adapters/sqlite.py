@@ -210,6 +210,13 @@ class SqliteTaskRepository(TaskRepository):
                 for value in _finished_statuses(status)
             )
 
+    @_unavailable
+    def counts(self) -> dict[TaskStatus, int]:
+        """Tasks per status, from the index on ``(status, create_time, task_id)``."""
+        with self._pool.connection() as connection:
+            rows = connection.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall()
+        return {status: 0 for status in TaskStatus} | {TaskStatus(value): count for value, count in rows}
+
     def __repr__(self) -> str:
         return f"SqliteTaskRepository({self.path!r})"
 

@@ -10,6 +10,7 @@ from asynctask.http.docstring import parse_docstring
 from asynctask.service.listing import CURSOR_PATTERN
 from asynctask.service.logs import MAX_LOG_READ, MIN_LOG_READ
 from asynctask.service.params import INT_MAX, INT_MIN, MainParams
+from asynctask.service.watching import MAX_WAIT
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/"
@@ -31,6 +32,22 @@ _ERRORS = {
     "500": ("ServerError", "A fault in the server; the details are in the server's log only"),
 }
 _TIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
+#: One event of ``/events`` (OpenAPI 3.1 has no ``itemSchema``: tools read ``schema`` as the event's).
+_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": _REF + "TaskDetail"},
+            "description": "The task's detail, as JSON",
+        },
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The task's version"},
+        "event": {"const": "message"},
+        "retry": {"type": "integer"},
+    },
+}
 _QUERY_TIME = {"type": "string", "format": "date-time", "examples": ["2026-12-01T08:00:00Z"]}
 _INTEGER_RANGE = {"minimum": INT_MIN, "maximum": INT_MAX}
 #: Any JSON value the body parser accepts: its numbers, at any depth, lie within the signed 64-bit range.
@@ -61,6 +78,8 @@ def openapi_document(service: Any, endpoint: str, params: MainParams, *, secured
             endpoint.rstrip("/") + "/tasks": {"get": _list_operation(owner)},
             endpoint.rstrip("/") + "/logs": {"get": _log_operation(owner)},
             endpoint.rstrip("/") + "/cancel": {"post": _cancel_operation(owner)},
+            endpoint.rstrip("/") + "/counts": {"get": _counts_operation(owner)},
+            endpoint.rstrip("/") + "/events": {"get": _events_operation(owner)},
         },
         "components": {
             "schemas": _schemas(_bounded(params.json_schema(doc.params))),
@@ -100,7 +119,11 @@ def _status_operation(owner: str) -> dict:
     return {
         "operationId": "status",
         "summary": f"The status, result and error of a {owner} task",
-        "description": 'The task_id may also come in a JSON body: `{"task_id": ID}`.',
+        "description": (
+            'The task_id may also come in a JSON body: `{"task_id": ID}`. With `wait`, a long-poll: '
+            "the answer comes as soon as the task's version is not `version` (default: the one stored "
+            "when the request arrives) or the task is finished, else when `wait` seconds are over."
+        ),
         "parameters": [
             {
                 "name": "task_id",
@@ -108,7 +131,17 @@ def _status_operation(owner: str) -> dict:
                 "required": True,
                 "description": "The id a submission answered",
                 "schema": {"type": "string", "minLength": 1},
-            }
+            },
+            _query(
+                "wait",
+                "Long-poll: wait up to this many seconds for a change",
+                {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+            ),
+            _query(
+                "version",
+                "With wait: the version the client has seen (the detail's `version`)",
+                {"type": "integer", "minimum": 0, "maximum": INT_MAX},
+            ),
         ],
         "responses": {
             "200": _task_answer("The task's detail"),
@@ -167,6 +200,60 @@ def _log_operation(owner: str) -> dict:
         ],
         "responses": {
             "200": _answer("A piece of the log", "LogPiece"),
+            **_error_refs("400", "404", "414", "500"),
+        },
+    }
+
+
+def _counts_operation(owner: str) -> dict:
+    counts = {"type": "integer", "minimum": 0}
+    data = {
+        "type": "object",
+        "required": [status.value for status in TaskStatus],
+        "properties": {status.value: counts for status in TaskStatus},
+    }
+    return {
+        "operationId": "counts",
+        "summary": f"How many {owner} tasks are in each status",
+        "responses": {
+            "200": {
+                "description": "Tasks per status, as stored",
+                "content": {"application/json": {"schema": _envelope(data, "ok", {"maxItems": 0})}},
+            },
+            **_error_refs("400", "414", "500"),
+        },
+    }
+
+
+def _events_operation(owner: str) -> dict:
+    return {
+        "operationId": "events",
+        "summary": f"A stream of the changes of a {owner} task (Server-Sent Events)",
+        "description": (
+            "One event per change (status, progress, outcome): `id` is the task's version, `data` its "
+            "detail as JSON. A comment `: keep-alive` comes after 15 s without news. The stream ends "
+            "after the finished detail. A client reconnecting with `Last-Event-ID` gets only newer "
+            "versions; for a finished task it has seen, the answer is 204."
+        ),
+        "parameters": [
+            {
+                **_query("task_id", "The id a submission answered", {"type": "string", "minLength": 1}),
+                "required": True,
+            },
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "description": "The id of the last event received",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "The event stream",
+                "content": {"text/event-stream": {"schema": _EVENT}},
+            },
+            "204": {"description": "The task is finished and the client has seen its last version"},
             **_error_refs("400", "404", "414", "500"),
         },
     }
@@ -294,6 +381,8 @@ def _task_detail_schema() -> dict:
             "start_time": {**_TIME, "description": "ISO 8601, UTC; null while queued"},
             "end_time": _TIME,
             "attempt": {"type": "integer", "minimum": 1},
+            "params": {"type": "object", "description": "What main was called with"},
+            "version": {"type": "integer", "minimum": 0, "description": "Grows with every write"},
         },
     }
 

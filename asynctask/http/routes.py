@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
@@ -27,6 +27,7 @@ from asynctask.http.openapi import openapi_document
 from asynctask.service.listing import DEFAULT_PAGE
 from asynctask.service.logs import DEFAULT_LOG_READ
 from asynctask.service.params import MainParams
+from asynctask.service.watching import MAX_WAIT
 
 #: The default limit of a request body: 1 MiB.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
@@ -36,6 +37,11 @@ CANCEL_SHAPE = '{"task_id": "..."}'
 LIST_ARGS = ("status", "limit", "cursor", "since", "until")
 LOG_ARGS = ("task_id", "offset", "limit")
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
+_SECONDS = re.compile(r"[0-9]{1,20}(\.[0-9]{0,20})?([eE][-+]?[0-9]{1,3})?")
+FINISHED = ("success", "failed")
+#: How long an EventSource waits before it reconnects, and the headers that keep a stream unbuffered.
+STREAM_RETRY_MS = 1000
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _MISSING = object()
 
 
@@ -49,9 +55,10 @@ def task_blueprint(
     """The routes of ``service`` at ``endpoint``, with envelope errors.
 
     ``POST endpoint`` submits, ``GET endpoint?task_id=`` answers a task,
-    ``GET endpoint/tasks`` lists them, ``GET endpoint/logs?task_id=`` reads a
-    log, ``POST endpoint/cancel`` cancels one, and ``GET endpoint/openapi.json``
-    describes them all. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of
+    ``GET endpoint/tasks`` lists them, ``GET endpoint/counts`` counts them,
+    ``GET endpoint/logs?task_id=`` reads a log, ``GET endpoint/events?task_id=``
+    streams a task's changes, ``POST endpoint/cancel`` cancels one, and
+    ``GET endpoint/openapi.json`` describes them all. ``token`` (default: ``$ASYNCTASK_TOKEN``): every one of
     them then asks for ``Authorization: Bearer <token>``.
 
     Register it on any Flask app; add ``register_error_handlers(app)`` for
@@ -73,6 +80,8 @@ def task_blueprint(
     blueprint.add_url_rule(base + "/tasks", "tasks", views.tasks, methods=["GET"])
     blueprint.add_url_rule(base + "/logs", "logs", views.logs, methods=["GET"])
     blueprint.add_url_rule(base + "/cancel", "cancel", views.cancel, methods=["POST"])
+    blueprint.add_url_rule(base + "/counts", "counts", views.counts, methods=["GET"])
+    blueprint.add_url_rule(base + "/events", "events", views.events, methods=["GET"])
     blueprint.add_url_rule(base + "/openapi.json", "openapi", views.openapi, methods=["GET"])
     register_error_handlers(blueprint)
     return blueprint
@@ -106,14 +115,51 @@ class TaskViews:
         return ok(_with_id(task_id, {} if found is None else found))
 
     def status(self) -> Response:
-        """``GET``: the detail of the task named by ``?task_id=`` or a ``{"task_id": ...}`` body."""
+        """``GET``: the detail of the task named by ``?task_id=`` or a ``{"task_id": ...}`` body.
+
+        With ``&wait=SECONDS`` (and ``&version=N``), a long-poll: the answer
+        waits until the task changes or finishes, or the time is over.
+        """
         task_id = self._asked_task_id()
         if problem := task_id_problem(task_id, "task_id"):
             raise problem
-        found = self.service.retrieve(task_id)
+        wait = _wait_arg()
+        if wait is not None:
+            version = _one_arg("version")
+            version = None if version is None else _int_arg({"version": version}, "version", 0)
+            found = self.service.wait_for(task_id, version=version, timeout=wait)
+        else:
+            found = self.service.retrieve(task_id)
         if found is None:
             raise TaskNotFoundError(task_id)
         return ok(_with_id(task_id, found))
+
+    def counts(self) -> Response:
+        """``GET .../counts``: how many tasks are in each status."""
+        _query_args(())
+        return ok(self.service.counts())
+
+    def events(self) -> Response:
+        """``GET .../events?task_id=``: a Server-Sent Events stream of the task's detail at each change.
+
+        Each event's ``id`` is the task's version; a client reconnecting with
+        ``Last-Event-ID`` gets only what it has not seen. The stream ends after
+        the finished detail; a reconnect then gets 204, which stops an ``EventSource``.
+        """
+        task_id = self._required_task_id(_query_args(("task_id",)), "events")
+        last = request.headers.get("Last-Event-ID")
+        if last is not None:
+            if not _INTEGER.fullmatch(last.strip()):
+                message = f"Last-Event-ID must be an event id this stream sent (a version), got {last[:30]!r}"
+                raise ApiError(400, message, [detail("Last-Event-ID", "type", message)])
+            last = int(last.strip())
+        found = self.service.retrieve(task_id)
+        if found is None:
+            raise TaskNotFoundError(task_id)
+        if found.get("status") in FINISHED and found.get("version") == last:
+            return Response(status=204)  # seen to the end: nothing more will come
+        details = self.service.watch(task_id, last)  # (a user's retrieve may answer no version)
+        return Response(_event_stream(details), mimetype="text/event-stream", headers=STREAM_HEADERS)
 
     def tasks(self) -> Response:
         """``GET .../tasks``: one page of tasks, newest first, and the cursor of the next."""
@@ -130,12 +176,7 @@ class TaskViews:
     def logs(self) -> Response:
         """``GET .../logs?task_id=``: a piece of the task's log from byte ``offset``."""
         args = _query_args(LOG_ARGS)
-        task_id = args.get("task_id", _MISSING)
-        if task_id is _MISSING:
-            message = f"task_id is required: GET {self.path.rstrip('/')}/logs?task_id=..."
-            raise ApiError(400, message, [detail("task_id", "missing", message)])
-        if problem := task_id_problem(task_id, "task_id"):
-            raise problem
+        task_id = self._required_task_id(args, "logs")
         piece = self.service.read_log(
             task_id, offset=_int_arg(args, "offset", 0), limit=_int_arg(args, "limit", DEFAULT_LOG_READ)
         )
@@ -159,6 +200,15 @@ class TaskViews:
     @functools.cached_property
     def _openapi_text(self) -> str:
         return dumps(openapi_document(self.service, self.path, self.params, secured=self.secured))
+
+    def _required_task_id(self, args: dict[str, str], route: str) -> str:
+        task_id = args.get("task_id", _MISSING)
+        if task_id is _MISSING:
+            message = f"task_id is required: GET {self.path.rstrip('/')}/{route}?task_id=..."
+            raise ApiError(400, message, [detail("task_id", "missing", message)])
+        if problem := task_id_problem(task_id, "task_id"):
+            raise problem
+        return task_id
 
     def _asked_task_id(self) -> Any:
         asked = request.args.getlist("task_id")
@@ -187,6 +237,38 @@ def _query_args(known: tuple[str, ...]) -> dict[str, str]:
             raise ApiError(400, message, [detail(name, "repeated", message)])
         args[name] = values[0]
     return args
+
+
+def _one_arg(name: str) -> str | None:
+    """A query argument given at most once (``None``: not given); a 400 if repeated."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        message = f"give {name} once, not {len(values)} times"
+        raise ApiError(400, message, [detail(name, "repeated", message)])
+    return values[0] if values else None
+
+
+def _wait_arg() -> float | None:
+    """``wait``: seconds from 0 to ``MAX_WAIT`` as a JSON number; ``None`` when not given."""
+    text = _one_arg("wait")
+    if text is None:
+        return None
+    if not _SECONDS.fullmatch(text) or float(text) > MAX_WAIT:
+        message = f"wait must be a number of seconds from 0 to {MAX_WAIT}, got {text[:30]!r}"
+        raise ApiError(400, message, [detail("wait", "range", message)])
+    return float(text)
+
+
+def _event_stream(details: Iterator[dict | None]) -> Iterator[str]:
+    """Server-Sent Events: each detail as one event with its version as id; a comment to keep alive."""
+    yield f"retry: {STREAM_RETRY_MS}\n\n"
+    for found in details:
+        if found is None:
+            yield ": keep-alive\n\n"
+            continue
+        version = found.get("version")
+        head = "" if version is None else f"id: {version}\n"
+        yield f"{head}data: {dumps(found)}\n\n"
 
 
 def _int_arg(args: dict[str, str], name: str, default: int) -> int:

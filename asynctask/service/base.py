@@ -7,7 +7,7 @@ import logging
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,6 +161,32 @@ class AsyncTask:
         overridden = getattr(self.retrieve, "__func__", None) is not AsyncTask.retrieve
         return self._asynctask.list_tasks(query, self.retrieve if overridden else None)
 
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each status, as stored: ``{"running": n, "success": n, "failed": n}``."""
+        return self._asynctask.counts()
+
+    def wait_for(self, task_id: str, *, version: int | None = None, timeout: float = 30.0) -> dict:
+        """The task's detail once it changes: a long-poll.
+
+        Answers as soon as the task's ``version`` is not ``version`` (``None``:
+        the one stored now) or it is finished, or after ``timeout`` seconds
+        (0 to 60) with the task as it is. A write made in this process wakes
+        it at once; one made by another process is seen within half a second.
+        ``TaskNotFoundError`` for an unknown (or deleted) task.
+        """
+        task = self._asynctask.wait_for_change(task_id, version, timeout)
+        return _detail_of(self, task)
+
+    def watch(self, task_id: str, after_version: int | None = None) -> Iterator[dict | None]:
+        """The task's detail at every change, up to its finished one: what ``/events`` streams.
+
+        Starts with the detail as it is unless its version is ``after_version``
+        (a client reconnecting gets no duplicate). Yields ``None`` when nothing
+        changed for 15 s. ``TaskNotFoundError`` at once for an unknown task.
+        """
+        versions = self._asynctask.watch(task_id, after_version)
+        return (None if task is None else _detail_of(self, task) for task in versions)
+
     def cancel(self, task_id: str) -> dict:
         """Cancel a running task: it is recorded ``failed`` at once, and its detail is answered.
 
@@ -236,6 +262,16 @@ class AsyncTask:
         runtime = state["_asynctask"]
         state["_asynctask"] = WorkerSide(runtime.token, runtime.logger_dir)
         return state
+
+
+def _detail_of(service: AsyncTask, task: Any) -> dict | None:
+    """What ``retrieve`` answers for ``task``, just read; a user's ``retrieve`` is asked, with the version."""
+    if getattr(service.retrieve, "__func__", None) is AsyncTask.retrieve:
+        return service._asynctask.detail(task)
+    found = service.retrieve(task.task_id)
+    if isinstance(found, dict) and "version" not in found:
+        found = {**found, "version": task.version}
+    return found
 
 
 def _shutdown_at_exit(service_ref: weakref.ref) -> None:

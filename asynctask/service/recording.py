@@ -42,6 +42,7 @@ def compare_and_set(
     *,
     known: Task | None | object = UNREAD,
     submission: bool = False,
+    written: Callable[[Task], None] | None = None,
     metrics: Metrics = NO_METRICS,
 ) -> tuple[Task | None, bool]:
     """Every write that can lose a race: read, ``change``, write with compare-and-set; lost, again.
@@ -52,7 +53,9 @@ def compare_and_set(
     ``known`` is what the caller believes is stored, tried before any read
     (``None``: absent). Answers the task and whether it was written. After
     ``MAX_RACES`` lost races: ``SubmissionConflictError`` for a ``submission``,
-    else ``UpdateConflictError``. A running task written finished is told to ``metrics``.
+    else ``UpdateConflictError``. ``written`` is told of the task written
+    (``Changes.written``: the waiters on it wake). A running task written
+    finished is told to ``metrics``.
     """
     stored = known
     for race in range(MAX_RACES):
@@ -64,6 +67,8 @@ def compare_and_set(
         if repository.insert(task) if stored is None else repository.replace(task, stored.version):
             if stored is not None and task.status.finished and not stored.status.finished:
                 metrics.finished(task.status.value)
+            if written is not None:
+                written(task)
             return task, True
     if submission:
         raise SubmissionConflictError(f"submission of task {task_id!r} kept losing races")
@@ -95,9 +100,12 @@ class Recorder:
         max_delay: timedelta = timedelta(seconds=30),
         failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
         written: Callable[[Task], None] | None = None,
+        changed: Callable[[Task], None] | None = None,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self.repository, self.metrics = repository, metrics
+        #: Told of every write (``Changes.written``).
+        self.changed = changed
         self.clock = clock
         #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry).
         self.failure = failure or (lambda exc, error, start_time: _failed(error, start_time))
@@ -122,7 +130,9 @@ class Recorder:
             return change(stored, self.clock())  # (a change that changes nothing writes nothing)
 
         known = UNREAD if known is None else known
-        return compare_and_set(self.repository, task_id, fenced, known=known, metrics=self.metrics)[0]
+        return compare_and_set(
+            self.repository, task_id, fenced, known=known, written=self.changed, metrics=self.metrics
+        )[0]
 
     def record(
         self,

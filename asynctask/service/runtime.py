@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +44,7 @@ from asynctask.service.starts import Starts
 from asynctask.service.store_faults import watched
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
+from asynctask.service.watching import Changes, check_wait, events, is_news
 from asynctask.service.wiring import WorkerSideRepository
 
 _log = logging.getLogger("asynctask")
@@ -86,11 +87,13 @@ class Runtime:
         self.stopping = False
         self._owns_executor = owns_executor
         self.retries = Retries(policy, jitter)
+        self.changes = Changes()
         self.recorder = Recorder(
             repository,
             clock,
             failure=self.retries.for_exception,
             written=self.retries.written,
+            changed=self.changes.written,
             metrics=metrics,  # it sees which writes end a task
         )
         self.queue_log = QueueLog(name, logger_dir)
@@ -110,7 +113,9 @@ class Runtime:
             default_callback=default_callback,
             metrics=metrics,
         )
-        self.submission = Submission(repository, policy, clock, self.attempts.dispatch, metrics)
+        self.submission = Submission(
+            repository, policy, clock, self.attempts.dispatch, changed=self.changes.written, metrics=metrics
+        )
         self.retention = Retention(repository, logger_dir)
         if policy.keep_finished is not None:
             repository.expire_finished(policy.keep_finished)
@@ -157,6 +162,52 @@ class Runtime:
             if decision.overdue:
                 task = self._end_overdue(task, decision.reason)
         return None if task is None else task_detail(task)
+
+    def wait_for_change(self, task_id: str, version: object, wait: object) -> Task:
+        """The task once its version is not ``version`` (``None``: the one stored now), or it is finished.
+
+        At most ``wait`` seconds (0 to ``MAX_WAIT``): then the task as it is.
+        A running task that passes its time meanwhile answers at once.
+        """
+        read = self._reader(check_task_id(task_id))
+        wait = check_wait(wait)
+        first = read()
+        if first is None:
+            raise TaskNotFoundError(task_id)
+        known = first.version if version is None else check_count(version, "version", 0, INT_MAX)
+        change = self.changes.wait(task_id, read, lambda task: is_news(task, known), wait)
+        if change.task is None:
+            raise TaskNotFoundError(task_id)
+        return change.task
+
+    def watch(self, task_id: str, after_version: object) -> Iterator[Task | None]:
+        """The versions of a task after ``after_version`` as they are written, up to its finished one.
+
+        ``None`` items: nothing new for a while (time for a keep-alive).
+        ``TaskNotFoundError`` at once for an unknown task.
+        """
+        read = self._reader(check_task_id(task_id))
+        after = None if after_version is None else check_count(after_version, "after_version", 0, INT_MAX)
+        first = read()
+        if first is None:
+            raise TaskNotFoundError(task_id)
+        return events(self.changes, task_id, read, first, after)
+
+    def _reader(self, task_id: str) -> Callable[[], Task | None]:
+        def read() -> Task | None:
+            task = self.repository.get(task_id)
+            if task is not None and self._overdue(task):
+                task = self._end_overdue(task, decide(task, self.clock(), self.policy).reason)
+            return task
+
+        return read
+
+    def _overdue(self, task: Task) -> bool:
+        return not task.status.finished and decide(task, self.clock(), self.policy).overdue
+
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each status: ``{"running": n, "success": n, "failed": n}``."""
+        return {status.value: count for status, count in self.repository.counts().items()}
 
     def list_tasks(self, query: ListQuery, retrieve: Callable[[str], dict | None] | None) -> dict:
         """One page of details, newest first, and the cursor of the next (``None`` on the last page).
@@ -244,7 +295,7 @@ class Runtime:
                 started_at = self.starts.unwritten(self.attempts.items(), task_id, stored.attempt)
             return stored.updated(data, self.clock(), started_at)
 
-        compare_and_set(self.repository, task_id, updated, metrics=self.metrics)
+        compare_and_set(self.repository, task_id, updated, written=self.changes.written, metrics=self.metrics)
 
     def wait(self, timeout: float | None) -> bool:
         """Block until every attempt submitted here is recorded, waiting retries too; ``False`` on timeout."""
@@ -315,6 +366,7 @@ class Runtime:
     def shutdown(self, wait: bool, cancel_pending: bool) -> None:
         """Stop heartbeats, the queue line, and the executor this service created."""
         self.stopping = True  # no more resuming other processes' tasks
+        self.changes.stop()  # long-polls answer, event streams end
         if self._owns_executor:
             self.attempts.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
         self.supervisor.stop()
@@ -375,7 +427,7 @@ class WorkerSide:
         raise AsyncTaskError(WorkerSideRepository.MESSAGE)
 
     request = retrieve = record_callback = update_task = wait = in_flight = shutdown = _absent
-    list_tasks = read_log = purge = cancel = _absent
+    list_tasks = read_log = purge = cancel = counts = wait_for_change = watch = _absent
 
 
 def runtime_of(service: Any) -> Runtime:
@@ -404,6 +456,8 @@ def task_detail(task: Task) -> dict:
         start_time=task.start_time,
         end_time=task.end_time,
         attempt=task.attempt,
+        params=task.params,
+        version=task.version,
     )
     if task.retries_left is not None:  # the service retries: how many are left, and when the next is due
         detail.update(retries_left=task.retries_left, retry_time=task.retry_time)

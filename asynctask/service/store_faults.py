@@ -59,6 +59,7 @@ class WatchedRepository(TaskRepository):
     delete = _counted("delete")
     finished_before = _counted("finished_before")
     count_finished_before = _counted("count_finished_before")
+    counts = _counted("counts")
     expire_finished = _counted("expire_finished")
     close = _counted("close")
 

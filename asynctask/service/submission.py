@@ -24,9 +24,11 @@ class Submission:
         policy: Policy,
         clock: Callable[[], datetime],
         dispatch: Callable[[Task], None],
+        changed: Callable[[Task], None] | None = None,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self.repository, self.policy, self.clock = repository, policy, clock
+        self.changed = changed
         self._dispatch, self.metrics = dispatch, metrics
 
     def submit(self, task_id: str, params: dict | None, *, fresh: bool = False) -> Task:
@@ -59,7 +61,9 @@ class Submission:
             return Task.submitted(task_id, params, now, retries)
 
         known = None if fresh else UNREAD
-        task, written = compare_and_set(self.repository, task_id, decided, known=known, submission=True)
+        task, written = compare_and_set(
+            self.repository, task_id, decided, known=known, submission=True, written=self.changed
+        )
         if written:
             _log.info("task %s attempt %d submitted (%s)", task_id, task.attempt, reasons[-1].value)
             self._dispatch(task)

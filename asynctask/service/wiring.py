@@ -22,7 +22,7 @@ class WorkerSideRepository(TaskRepository):
         raise AsyncTaskError(self.MESSAGE)
 
     get = insert = replace = touch = stale_running = _absent
-    list = delete = finished_before = count_finished_before = _absent
+    list = delete = finished_before = count_finished_before = counts = _absent
 
 
 def choose_repository(collection: Any, repository: TaskRepository | None) -> TaskRepository:

@@ -253,3 +253,18 @@ def test_every_limit_pages_through_everything_once(repository, make_task, limit)
     listed = [task_id for page in pages for task_id in page]
     assert listed == [f"t{index:03}" for index in range(11, -1, -1)]
     assert all(1 <= len(page) <= limit for page in pages)
+
+
+def test_counts_name_every_status_and_zero_in_an_empty_store(repository):
+    assert repository.counts() == {TaskStatus.RUNNING: 0, TaskStatus.SUCCESS: 0, TaskStatus.FAILED: 0}
+
+
+def test_counts_follow_inserts_status_changes_and_deletes(repository, make_task, now):
+    tasks = _fill(repository, make_task, [TaskStatus.RUNNING] * 3 + [TaskStatus.SUCCESS, TaskStatus.FAILED])
+    assert repository.counts() == {TaskStatus.RUNNING: 3, TaskStatus.SUCCESS: 1, TaskStatus.FAILED: 1}
+
+    assert repository.replace(tasks[0].succeeded(1, now), tasks[0].version)
+    assert repository.replace(tasks[1].failed("Traceback\nValueError: x", now), tasks[1].version)
+    repository.delete([tasks[4].task_id])
+
+    assert repository.counts() == {TaskStatus.RUNNING: 1, TaskStatus.SUCCESS: 2, TaskStatus.FAILED: 1}

@@ -29,6 +29,7 @@ def example(name: str) -> str:
         ("cancel", "asynctask.core.errors.TaskCancelledError: cancelled by request"),
         ("retries", "success 3 3"),
         ("processpool", "TimeoutError: the task ran longer than task_timeout (0:00:01) True"),
+        ("live", "running success 42"),
     ],
 )
 def test_the_example_prints_what_the_readme_says(tmp_path, name, printed):

@@ -14,6 +14,9 @@ ROUTES = [
     ("GET", "/api/logs?task_id=task-a", None),
     ("POST", "/api/cancel", {"task_id": "task-a"}),
     ("GET", "/api/openapi.json", None),
+    ("GET", "/api/counts", None),
+    ("GET", "/api/events?task_id=task-a", None),
+    ("GET", "/api?task_id=task-a&wait=1", None),
 ]
 
 
@@ -54,6 +57,8 @@ def test_with_the_token_every_route_answers(secured, executor):
         assert _call(secured, method, path, body, bearer).status_code == 200, path
     assert assert_ok(_call(secured, *ROUTES[4], bearer))["status"] == "failed"  # cancelled
     assert _call(secured, *ROUTES[5], bearer).get_json()["security"] == [{"bearer": []}]
+    for method, path, body in ROUTES[6:]:  # the task was cancelled: the stream ends at once
+        assert _call(secured, method, path, body, bearer).status_code == 200, path
     assert secured.get("/api/tasks", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
 
 

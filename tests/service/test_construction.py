@@ -131,7 +131,7 @@ def test_the_framework_names_on_a_subclass_are_the_documented_few():
     assert names == {
         "main", "setup", "get_task_id", "retrieve", "callback",  # the hooks
         "run", "submit", "get_logger", "update_task", "app", "wait", "in_flight", "shutdown",  # helpers
-        "list_tasks", "read_log", "purge", "cancel",  # operating
+        "list_tasks", "read_log", "purge", "cancel", "counts", "wait_for", "watch",  # operating
         "repository", "logger_dir",  # read-only
     }  # fmt: skip
 

@@ -68,3 +68,13 @@ def test_a_task_a_users_callback_ends_with_update_task_is_counted_finished(tmp_p
         == 1
     )
     service.shutdown()
+
+
+def test_the_store_fault_watch_wraps_every_method_of_the_port():
+    from asynctask import TaskRepository
+    from asynctask.service.store_faults import WatchedRepository
+
+    port = {
+        name for name, value in vars(TaskRepository).items() if callable(value) and not name.startswith("_")
+    }
+    assert {name for name in port if name not in vars(WatchedRepository)} == set()
