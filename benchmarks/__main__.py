@@ -1,8 +1,10 @@
 """``python -m benchmarks [--quick] [--only status,list,...] [--rounds N]``: the table and a JSON file.
 
 ``--only features`` (not in the default run): the end-to-end workload on the
-plain no-op task, the same task reporting its progress once, and the plain
-task with ``retries=3``, as ratios to the plain one (a feature costs <= 3%).
+plain no-op task, the same with metrics on (multiprocess mode, as under
+``asynctask serve``), the same task reporting its progress once, and the
+plain task with ``retries=3``, as ratios to the plain one (a feature costs
+<= 3%). Every other row counts no metrics.
 
 Rows are served by gunicorn (1 process x 8 threads, gthread, 127.0.0.1) and
 measured in interleaved rounds; each figure is the median of the per-round
@@ -54,7 +56,7 @@ SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES)
 DEFAULT_SECTIONS = tuple(name for name in SECTIONS if name != FEATURES)
 #: The features section: the served task classes (``benchmarks.apps.TASKS``), ``plain`` the reference,
 #: each on the memory store and on SQLite; a feature costs at most 3% end to end (DESIGN.md 4).
-FEATURE_VARIANTS = ("plain", "progress", "retries")
+FEATURE_VARIANTS = ("plain", "metrics", "progress", "retries")
 FEATURE_STORES = {"memory": "memory://", "sqlite": "sqlite:///{dir}/tasks.db"}
 FEATURE_TARGET = ">= 0.97"
 #: The purge section's two rows: status GETs with no purge, and during one.
@@ -135,24 +137,29 @@ def served_sections(plan: Plan, workdir: str, wanted: set[str]) -> dict[str, Rou
     return sections
 
 
-def feature_rows() -> list[Contestant]:
+def feature_rows(workdir: str) -> list[Contestant]:
     """One asynctask server per store and task variant, named ``"<store> <variant>"``.
 
-    Per store the reference comes between the two others, so that each is
-    measured right next to it in every round, whichever way the round goes.
+    Per store the reference comes after the first other, so that the first
+    two (metrics, progress) are measured right next to it in every round,
+    whichever way the round goes. The metrics rows count in multiprocess
+    mode, each in a fresh directory of its own, as ``asynctask serve`` does.
     """
     reference, *others = FEATURE_VARIANTS
     order = [others[0], reference, *others[1:]]
-    return [
-        Contestant(f"{store} {variant}", ASYNCTASK, {"BENCH_STORE": url, "BENCH_TASK": variant})
-        for store, url in FEATURE_STORES.items()
-        for variant in order
-    ]
+    rows = []
+    for store, url in FEATURE_STORES.items():
+        for variant in order:
+            env = {"BENCH_STORE": url, "BENCH_TASK": variant}
+            if variant == "metrics":
+                env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"metrics-{store}-", dir=workdir)
+            rows.append(Contestant(f"{store} {variant}", ASYNCTASK, env))
+    return rows
 
 
 def features_section(plan: Plan, workdir: str) -> Rounds:
-    """The e2e workload on the plain, progress and retries task classes, memory and SQLite, interleaved."""
-    with serve_all(feature_rows(), workdir) as served:
+    """The e2e workload on the plain, metrics, progress and retries variants, on memory and SQLite."""
+    with serve_all(feature_rows(workdir), workdir) as served:
         for one in served.values():  # warm up: first requests, per-thread connections, progress writer
             workloads.end_to_end(one, 200)
         return interleave(served, plan.rounds, lambda one: workloads.end_to_end(one, plan.jobs))
@@ -343,8 +350,9 @@ def titles(plan: Plan) -> dict[str, str]:
         f"10% failed, a few running), vs {_power(plan.list_sizes[0])} stored; cost ratio (lower is better)",
         PURGE: f"purge: GET of random kept tasks on SQLite, {client}, 8 connections, during a purge of "
         f"{plan.purge_old:,} tasks vs without; ratio (p99: lower is better)",
-        FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with progress(1.0) once per job, "
-        "or retries=3 (none fail); ratio to the plain task on the same store, same round",
+        FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with metrics (multiprocess mode), "
+        "progress(1.0) once per job, or retries=3 (none fail); ratio to the plain task on the same store, "
+        "same round",
     }
 
 
@@ -436,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             print("purge: seeding the store ...", flush=True)
             sections[PURGE], document["purge"] = purge_section(plan, workdir)
         if FEATURES in wanted:
-            print("features: serving plain, progress and retries on memory and SQLite ...", flush=True)
+            print("features: serving plain, metrics, progress and retries (memory, SQLite) ...", flush=True)
             sections[FEATURES] = features_section(plan, workdir)
     lines = summarize(sections, comparisons(plan))
     document.update(wrk=have_wrk(), sections=sections, summary=lines)

@@ -12,6 +12,7 @@ the features section serves each of them).
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import sqlite3
@@ -48,12 +49,21 @@ class NoOpProgress(AsyncTask):
 
 
 #: ``BENCH_TASK``: the served task class and its service options. ``retries``: the no-op job
-#: served with ``retries=3``; no job fails, so it measures the bookkeeping alone.
+#: served with ``retries=3``; no job fails, so it measures the bookkeeping alone. Every row but
+#: ``metrics`` counts no metrics, as without ``asynctask[metrics]`` (in ``metrics``, the server's
+#: environment sets ``PROMETHEUS_MULTIPROC_DIR``, as ``asynctask serve`` does).
 TASKS: dict[str, tuple[type[AsyncTask], dict]] = {
-    "plain": (NoOp, {}),
-    "progress": (NoOpProgress, {}),
-    "retries": (NoOp, {"retries": 3}),
+    "plain": (NoOp, {"metrics": False}),
+    "progress": (NoOpProgress, {"metrics": False}),
+    "retries": (NoOp, {"retries": 3, "metrics": False}),
+    "metrics": (NoOp, {"metrics": True}),
 }
+
+
+def supported(options: dict) -> dict:
+    """``options`` the served tree's ``AsyncTask`` takes (one from before metrics has no ``metrics``)."""
+    accepted = inspect.signature(AsyncTask.__init__).parameters
+    return {name: value for name, value in options.items() if name in accepted}
 
 
 def create() -> Flask:
@@ -63,7 +73,10 @@ def create() -> Flask:
     seed_memory(repository, int(os.environ.get("BENCH_MIXED", "0")))
     task, options = TASKS[os.environ.get("BENCH_TASK", "plain")]
     service = task(
-        repository=repository, logger_dir=os.environ["BENCH_LOG_DIR"], max_worker=JOB_WORKERS, **options
+        repository=repository,
+        logger_dir=os.environ["BENCH_LOG_DIR"],
+        max_worker=JOB_WORKERS,
+        **supported(options),
     )
     return service.app("/api")
 

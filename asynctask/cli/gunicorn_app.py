@@ -8,6 +8,7 @@ import signal
 
 from gunicorn.app.base import BaseApplication
 
+from asynctask.cli.multiproc import child_exit
 from asynctask.cli.options import ServeOptions, build, stop
 from asynctask.service.runtime import runtime_of
 
@@ -30,6 +31,7 @@ class AsyncTaskApplication(BaseApplication):
             "threads": self.options.threads,
             "worker_class": "gthread",
             "worker_exit": _worker_exit,
+            "child_exit": child_exit,  # its live gauges stop counting
             "post_fork": _post_fork,
             "post_worker_init": _post_worker_init,
             # On stop, running tasks may finish (up to their timeout) and be recorded.

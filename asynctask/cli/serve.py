@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from asynctask.cli.gunicorn_app import run_gunicorn
+from asynctask.cli.multiproc import metrics_dir
 from asynctask.cli.options import ServeOptions, check_builds, check_port_free
 from asynctask.http.auth import TOKEN_ENV, resolve_token
 
@@ -14,6 +15,11 @@ from asynctask.http.auth import TOKEN_ENV, resolve_token
 def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
     """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
     check_port_free(options.host, options.port)
+    with metrics_dir():  # set before anything imports prometheus_client; removed when the master stops
+        _serve(options, announce)
+
+
+def _serve(options: ServeOptions, announce: Callable[[str], None]) -> None:
     check_builds(options)
     if resolve_token(options.token) is None and not _loopback(options.host):
         print(

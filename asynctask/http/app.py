@@ -9,6 +9,7 @@ from flask import Flask, Response, redirect, request
 
 from asynctask.core import defaults
 from asynctask.http.envelope import ok
+from asynctask.http.metrics import metrics_blueprint
 from asynctask.http.routes import DEFAULT_MAX_CONTENT_LENGTH, register_error_handlers, task_blueprint
 
 
@@ -19,7 +20,7 @@ def create_app(
     max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
     token: str | None = None,
 ) -> Flask:
-    """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, and envelope answers for every error.
+    """A Flask app serving ``service`` at ``endpoint``, ``GET /ping``, ``GET /metrics``, and envelope errors.
 
     ``GET /dashboard`` redirects to the dashboard at ``{endpoint}/dashboard``.
     ``token`` (default: ``$ASYNCTASK_TOKEN``): every route but ``/ping`` asks
@@ -35,6 +36,7 @@ def create_app(
     base = "/" + endpoint.strip("/")
     if base != "/":  # at "/" the blueprint's own page is /dashboard already
         app.add_url_rule("/dashboard", "dashboard", functools.partial(to_dashboard, base))
+    app.register_blueprint(metrics_blueprint(service, token=token))
     register_error_handlers(app)
     return app
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
@@ -17,6 +17,7 @@ import attrs
 from attrs import define, frozen
 
 from asynctask.core import Task
+from asynctask.core.metrics import NO_METRICS, Metrics
 from asynctask.service.execution import StartHook, TaskCall, execute_task, format_error, unwrap_remote
 from asynctask.service.progress import ProgressBoard
 from asynctask.service.recording import Recorder
@@ -90,8 +91,9 @@ class Attempts:
         board: ProgressBoard,
         progress: bool = False,
         default_callback: bool = True,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
-        self.executor, self.recorder, self.starts = executor, recorder, starts
+        self.executor, self.recorder, self.starts, self.metrics = executor, recorder, starts, metrics
         #: Where attempts in other processes report their progress and ask whether to start.
         self.board = board
         self.progress = progress  # main declares a ``progress`` parameter
@@ -132,9 +134,11 @@ class Attempts:
         # main gets its own copy: what it does to its arguments must not reach the stored params.
         call = self._call_for(task, own_copy(task.params))
         self._on_dispatch()
+        self.metrics.queued()  # before it can start
         try:
             future = self.executor.submit(execute_task, call, hook, link)
         except Exception as exc:
+            self.metrics.ended(None)
             self.board.finish((task.task_id, task.attempt))
             error = format_error(exc)
             self.recorder.record(
@@ -169,6 +173,7 @@ class Attempts:
         # Its last progress is stored before its outcome, or with it (by the default callback).
         last = self.board.finish((item.task_id, item.attempt), write=not self._outcome_carries_progress)
         view, start_time = unwrap_remote(future)
+        self._count_end(item, start_time)
         # A start not written yet goes with the outcome (so does one from another process).
         token = CURRENT_ATTEMPT.set(
             CurrentAttempt(
@@ -194,9 +199,21 @@ class Attempts:
         meanwhile, here or by another process (``starts.py`` says when its start is written)."""
         if item.timed_out or item.superseded or item.stopped or not self.starts.begin(item):
             return False
+        self.metrics.started(item.started_monotonic - item.dispatched_at)
         if not item.start_written:
             self._on_start()
         return True
+
+    def _count_end(self, item: InFlight, remote_start: datetime | None) -> None:
+        """Tell ``metrics`` the attempt is done; one that ran elsewhere is known to have started only now."""
+        if item.start_time is not None:
+            self.metrics.ended(time.monotonic() - item.started_monotonic)
+        elif remote_start is not None:
+            ran = (datetime.now(timezone.utc) - remote_start).total_seconds()
+            self.metrics.started(time.monotonic() - item.dispatched_at - ran)
+            self.metrics.ended(ran)
+        else:
+            self.metrics.ended(None)  # it never started: cancelled, stopped or superseded
 
 
 _IMMUTABLE = frozenset([str, int, float, bool, type(None)])

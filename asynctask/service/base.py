@@ -17,7 +17,8 @@ from asynctask.service.listing import DEFAULT_PAGE, ListQuery
 from asynctask.service.logs import DEFAULT_LOG_READ, task_logger
 from asynctask.service.params import main_signature
 from asynctask.service.runtime import Runtime, WorkerSide, task_detail, utc_now
-from asynctask.service.wiring import choose_executor, choose_repository
+from asynctask.service.store_faults import unwatched
+from asynctask.service.wiring import choose_executor, choose_metrics, choose_repository
 
 
 class AsyncTask:
@@ -47,6 +48,7 @@ class AsyncTask:
         retry_backoff: float | timedelta = 1.0,
         retry_backoff_max: float | timedelta = 300.0,
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        metrics: Any = True,
     ) -> None:
         owner = type(self).__name__
         if type(self).main is AsyncTask.main:
@@ -78,13 +80,14 @@ class AsyncTask:
             monitor_interval=monitor_interval,
             default_task_ids=type(self).get_task_id is AsyncTask.get_task_id,
             default_callback=type(self).callback is AsyncTask.callback,
+            metrics=choose_metrics(metrics, owner),
         )
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     @property
     def repository(self) -> TaskRepository:
         """The store of this service's tasks."""
-        return self._asynctask.repository
+        return unwatched(self._asynctask.repository)
 
     @property
     def logger_dir(self) -> str:

@@ -19,6 +19,7 @@ from asynctask.core import (
     UpdateConflictError,
 )
 from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
+from asynctask.core.metrics import NO_METRICS, Metrics
 from asynctask.core.task import PROGRESS_FIELD
 from asynctask.service.execution import format_error
 
@@ -42,6 +43,7 @@ def compare_and_set(
     known: Task | None | object = UNREAD,
     submission: bool = False,
     written: Callable[[Task], None] | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> tuple[Task | None, bool]:
     """Every write that can lose a race: read, ``change``, write with compare-and-set; lost, again.
 
@@ -52,7 +54,8 @@ def compare_and_set(
     (``None``: absent). Answers the task and whether it was written. After
     ``MAX_RACES`` lost races: ``SubmissionConflictError`` for a ``submission``,
     else ``UpdateConflictError``. ``written`` is told of the task written
-    (``Changes.written``: the waiters on it wake).
+    (``Changes.written``: the waiters on it wake). A running task written
+    finished is told to ``metrics``.
     """
     stored = known
     for race in range(MAX_RACES):
@@ -62,6 +65,8 @@ def compare_and_set(
         if task is None or task is stored:
             return task, False
         if repository.insert(task) if stored is None else repository.replace(task, stored.version):
+            if stored is not None and task.status.finished and not stored.status.finished:
+                metrics.finished(task.status.value)
             if written is not None:
                 written(task)
             return task, True
@@ -96,8 +101,9 @@ class Recorder:
         failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
         written: Callable[[Task], None] | None = None,
         changed: Callable[[Task], None] | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
-        self.repository = repository
+        self.repository, self.metrics = repository, metrics
         #: Told of every write (``Changes.written``).
         self.changed = changed
         self.clock = clock
@@ -124,7 +130,9 @@ class Recorder:
             return change(stored, self.clock())  # (a change that changes nothing writes nothing)
 
         known = UNREAD if known is None else known
-        return compare_and_set(self.repository, task_id, fenced, known=known, written=self.changed)[0]
+        return compare_and_set(
+            self.repository, task_id, fenced, known=known, written=self.changed, metrics=self.metrics
+        )[0]
 
     def record(
         self,

@@ -29,6 +29,7 @@ from asynctask.core import (
     decide,
     overdue_error,
 )
+from asynctask.core.metrics import NO_METRICS, Metrics
 from asynctask.service.attempts import CURRENT_ATTEMPT, Attempts, own_copy
 from asynctask.service.cancelling import cancel_task
 from asynctask.service.execution import TaskCall, forget_prepared
@@ -40,6 +41,7 @@ from asynctask.service.recording import STOPPED_ERROR, Recorder, compare_and_set
 from asynctask.service.retention import AutoPurge, Retention, horizon_of
 from asynctask.service.retries import Retries
 from asynctask.service.starts import Starts
+from asynctask.service.store_faults import watched
 from asynctask.service.submission import Submission
 from asynctask.service.supervisor import Supervisor
 from asynctask.service.watching import Changes, check_wait, events, is_news
@@ -73,8 +75,10 @@ class Runtime:
         default_task_ids: bool,
         default_callback: bool = True,
         jitter: Callable[[], float] = random.random,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         name = type(service).__name__
+        self.metrics, repository = metrics, watched(repository, metrics)  # store faults are counted there
         self.service = service
         self.params = MainParams(service.main)  # the one check of params, for Python and HTTP alike
         self._fresh_ids = default_task_ids  # uuid4 ids: a new one cannot be stored yet
@@ -90,6 +94,7 @@ class Runtime:
             failure=self.retries.for_exception,
             written=self.retries.written,
             changed=self.changes.written,
+            metrics=metrics,  # it sees which writes end a task
         )
         self.queue_log = QueueLog(name, logger_dir)
         interval = supervise_every(policy, monitor_interval)
@@ -106,9 +111,10 @@ class Runtime:
             board=board,
             progress=wants_progress(service.main),
             default_callback=default_callback,
+            metrics=metrics,
         )
         self.submission = Submission(
-            repository, policy, clock, self.attempts.dispatch, changed=self.changes.written
+            repository, policy, clock, self.attempts.dispatch, changed=self.changes.written, metrics=metrics
         )
         self.retention = Retention(repository, logger_dir)
         if policy.keep_finished is not None:
@@ -289,7 +295,7 @@ class Runtime:
                 started_at = self.starts.unwritten(self.attempts.items(), task_id, stored.attempt)
             return stored.updated(data, self.clock(), started_at)
 
-        compare_and_set(self.repository, task_id, updated, written=self.changes.written)
+        compare_and_set(self.repository, task_id, updated, written=self.changes.written, metrics=self.metrics)
 
     def wait(self, timeout: float | None) -> bool:
         """Block until every attempt submitted here is recorded, waiting retries too; ``False`` on timeout."""

@@ -7,6 +7,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from asynctask.core import AsyncTaskError, InMemoryStoreWarning, TaskRepository
+from asynctask.core.metrics import NO_METRICS, Metrics
 
 
 class WorkerSideRepository(TaskRepository):
@@ -59,3 +60,25 @@ def choose_executor(max_worker: int | None, executor: Executor | None, owner: st
     ):
         raise ValueError(f"max_worker must be a positive int, got {max_worker!r}")
     return ThreadPoolExecutor(max_workers=max_worker, thread_name_prefix=owner), True
+
+
+def choose_metrics(metrics: Any, name: str) -> Metrics:
+    """The service's metrics: ``True`` Prometheus's if installed, ``False`` none, or the given ones.
+
+    Given ones are a ``PrometheusMetrics`` (its own registry) or any ``Metrics``.
+    Without prometheus_client, ``True`` counts nothing and ``GET /metrics`` says what to install.
+    """
+    if metrics is False:
+        return NO_METRICS
+    if isinstance(metrics, Metrics):
+        return metrics
+    from asynctask.adapters import prometheus
+
+    if metrics is True:
+        try:
+            return prometheus.default_metrics().for_service(name)
+        except ImportError:
+            return Metrics(unavailable=prometheus.INSTALL_HINT)
+    if isinstance(metrics, prometheus.PrometheusMetrics):
+        return metrics.for_service(name)
+    raise TypeError(f"metrics must be True, False, a PrometheusMetrics or a Metrics, got {metrics!r}")

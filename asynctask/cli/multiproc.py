@@ -1,0 +1,56 @@
+"""Prometheus's multiprocess mode under ``serve``: every gunicorn worker counts, any one answers a scrape.
+
+``metrics_dir()`` gives the workers a fresh private directory in
+``PROMETHEUS_MULTIPROC_DIR`` before the master builds anything or forks
+(prometheus_client picks its mode when it is first imported), and removes it
+when the master stops. A directory the user set is used as it is; they
+empty it between runs. ``child_exit`` drops the live gauges of a worker that
+ended, so ``asynctask_tasks_in_flight`` sums live workers only. Without
+prometheus_client there is nothing to set up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from asynctask.adapters.prometheus import MULTIPROC_ENV
+
+_log = logging.getLogger("asynctask.serve")
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[str | None]:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` for the time of a ``serve``; the directory used, or ``None``."""
+    if os.environ.get(MULTIPROC_ENV) or importlib.util.find_spec("prometheus_client") is None:
+        yield os.environ.get(MULTIPROC_ENV)
+        return
+    if "prometheus_client" in sys.modules:
+        _log.warning(
+            "prometheus_client was imported before serve could set %s: each worker's metrics only "
+            "count its own work; set %s before starting to sum them",
+            MULTIPROC_ENV,
+            MULTIPROC_ENV,
+        )
+    path, owner = tempfile.mkdtemp(prefix="asynctask-metrics-"), os.getpid()
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        if os.getpid() == owner:  # a forked worker leaves through here too: only the master cleans up
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def child_exit(server, worker) -> None:
+    """gunicorn's ``child_exit`` hook, in the master: the ended worker's live gauges no longer count."""
+    if os.environ.get(MULTIPROC_ENV) and importlib.util.find_spec("prometheus_client") is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,80 @@
+"""Metrics of attempts that run in other processes: counted once, in the service's process."""
+
+from __future__ import annotations
+
+import pytest
+
+from asynctask import InMemoryTaskRepository, ProcessPool
+from tests.service.apps import Worker
+
+prometheus_client = pytest.importorskip("prometheus_client")
+pytest.importorskip("pebble")
+from asynctask.adapters.prometheus import PrometheusMetrics  # noqa: E402
+
+
+def test_outcomes_from_a_process_pool_are_counted_once_with_their_durations(tmp_path):
+    registry = prometheus_client.CollectorRegistry()
+    pool = ProcessPool(2)
+    service = Worker(
+        repository=InMemoryTaskRepository(),
+        logger_dir=str(tmp_path),
+        executor=pool,
+        marks_dir=tmp_path,
+        metrics=PrometheusMetrics(registry),
+    )
+    try:
+        for n, fail in ((1, False), (2, False), (3, True)):
+            service.run(n=n, fail=fail)
+        assert service.wait(30)
+    finally:
+        service.shutdown()
+        pool.shutdown()
+
+    def sample(name, **labels):
+        return registry.get_sample_value(name, {"service": "Worker", **labels})
+
+    assert sample("asynctask_tasks_finished_total", status="success") == 2
+    assert sample("asynctask_tasks_finished_total", status="failed") == 1
+    assert sample("asynctask_task_run_seconds_count") == 3  # the start came back with each outcome
+    assert sample("asynctask_task_queue_seconds_count") == 3
+    assert sample("asynctask_tasks_in_flight", state="waiting") == 0
+    assert sample("asynctask_tasks_in_flight", state="running") == 0
+
+
+class OwnCallback(Worker):
+    """Records its outcome itself, as the original library's users did: ``update_task`` with a status."""
+
+    def callback(self, future, task_id):
+        self.update_task(task_id, {"status": "success", "result": future.result()})
+
+
+def test_a_task_a_users_callback_ends_with_update_task_is_counted_finished(tmp_path, executor):
+    registry = prometheus_client.CollectorRegistry()
+    service = OwnCallback(
+        repository=InMemoryTaskRepository(),
+        logger_dir=str(tmp_path),
+        executor=executor,
+        marks_dir=tmp_path,
+        metrics=PrometheusMetrics(registry),
+    )
+    service.run(n=4)
+    executor.run_all()
+    service.update_task("w-4", {"note": "seen"})  # a finished task updated again is not finished again
+
+    assert (
+        registry.get_sample_value(
+            "asynctask_tasks_finished_total", {"service": "OwnCallback", "status": "success"}
+        )
+        == 1
+    )
+    service.shutdown()
+
+
+def test_the_store_fault_watch_wraps_every_method_of_the_port():
+    from asynctask import TaskRepository
+    from asynctask.service.store_faults import WatchedRepository
+
+    port = {
+        name for name, value in vars(TaskRepository).items() if callable(value) and not name.startswith("_")
+    }
+    assert {name for name in port if name not in vars(WatchedRepository)} == set()
