@@ -17,6 +17,7 @@ ROUTES = [
     ("GET", "/api/counts", None),
     ("GET", "/api/events?task_id=task-a", None),
     ("GET", "/api?task_id=task-a&wait=1", None),
+    ("GET", "/metrics", None),
 ]
 
 
