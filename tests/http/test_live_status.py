@@ -46,6 +46,16 @@ def _until_waiting(service, count=1, timeout=5.0):
         time.sleep(0.005)
 
 
+def _waiting(client, service, submitted, poll_every=None):
+    """A request waiting in a thread for ``submitted`` to move past its version; ``(thread, box)``."""
+    if poll_every is not None:
+        runtime_of(service).changes.poll_every = poll_every
+    url = f"/api?task_id={submitted['task_id']}&wait=30&version={submitted['version']}"
+    thread, box = _in_thread(lambda: client.get(url))
+    _until_waiting(service)
+    return thread, box
+
+
 def _events(text: str) -> list[dict]:
     """The events of a stream's text: each as ``{"id": ..., "data": ...}`` or ``{"comment": ...}``."""
     found = []
@@ -86,9 +96,7 @@ def test_a_version_other_than_the_stored_one_answers_at_once(client):
 
 def test_a_write_made_here_wakes_the_waiter_at_once(client, service, executor):
     submitted = _submit(client)
-    url = f"/api?task_id={submitted['task_id']}&wait=30&version={submitted['version']}"
-    thread, box = _in_thread(lambda: client.get(url))
-    _until_waiting(service)
+    thread, box = _waiting(client, service, submitted)
 
     started = time.monotonic()
     executor.run_all()
@@ -112,11 +120,8 @@ def test_without_a_version_the_wait_is_for_the_next_change(client, service, exec
 
 
 def test_a_write_by_another_process_is_seen_at_the_next_poll(client, service, clock):
-    runtime_of(service).changes.poll_every = 0.05
     submitted = _submit(client)
-    url = f"/api?task_id={submitted['task_id']}&wait=30&version={submitted['version']}"
-    thread, box = _in_thread(lambda: client.get(url))
-    _until_waiting(service)
+    thread, box = _waiting(client, service, submitted, poll_every=0.05)
 
     stored = service.repository.get(submitted["task_id"])  # straight to the store: no one is told
     service.repository.replace(stored.updated({"stage": "elsewhere"}, clock()), stored.version)
@@ -146,11 +151,8 @@ def test_waiting_reads_the_store_once_a_poll_not_in_a_loop(client, service):
 
 
 def test_a_task_that_passes_its_time_while_waited_on_answers_as_failed(client, service, clock):
-    runtime_of(service).changes.poll_every = 0.02
     submitted = _submit(client)
-    url = f"/api?task_id={submitted['task_id']}&wait=30&version={submitted['version']}"
-    thread, box = _in_thread(lambda: client.get(url))
-    _until_waiting(service)
+    thread, box = _waiting(client, service, submitted, poll_every=0.02)
 
     clock.advance(hours=5)  # past the 4 h task_timeout
     thread.join(5)
