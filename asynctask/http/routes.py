@@ -27,7 +27,7 @@ from asynctask.http.openapi import openapi_document
 from asynctask.http.pages import OPEN_VIEWS, add_dashboard
 from asynctask.service.listing import DEFAULT_PAGE
 from asynctask.service.logs import DEFAULT_LOG_READ
-from asynctask.service.params import MainParams
+from asynctask.service.params import INT_MAX, MainParams
 from asynctask.service.watching import MAX_WAIT
 
 #: The default limit of a request body: 1 MiB.
@@ -128,9 +128,9 @@ class TaskViews:
         if problem := task_id_problem(task_id, "task_id"):
             raise problem
         wait = _wait_arg()
+        version = _one_arg("version")  # checked even without a wait: a bad one is never taken silently
+        version = None if version is None else _version_arg(version)
         if wait is not None:
-            version = _one_arg("version")
-            version = None if version is None else _int_arg({"version": version}, "version", 0)
             found = self.service.wait_for(task_id, version=version, timeout=wait)
         else:
             found = self.service.retrieve(task_id)
@@ -261,6 +261,14 @@ def _wait_arg() -> float | None:
         message = f"wait must be a number of seconds from 0 to {MAX_WAIT}, got {text[:30]!r}"
         raise ApiError(400, message, [detail("wait", "range", message)])
     return float(text)
+
+
+def _version_arg(text: str) -> int:
+    version = _int_arg({"version": text}, "version", 0)
+    if not 0 <= version <= INT_MAX:
+        message = f"version must be an integer from 0 to {INT_MAX}, got {text[:30]!r}"
+        raise ApiError(400, message, [detail("version", "range", message)])
+    return version
 
 
 def _event_stream(details: Iterator[dict | None]) -> Iterator[str]:

@@ -16,7 +16,7 @@ from tests.e2e.server import ROOT, Server
 pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-TASKS, TOKEN = 40, "scrape-token-of-the-e2e-server"
+TASKS, MAX_TASKS, TOKEN = 40, 400, "scrape-token-of-the-e2e-server"
 
 
 def call(server: Server, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
@@ -69,20 +69,23 @@ def metrics_dirs(tmp_path) -> list:
 
 
 def test_every_scrape_counts_the_work_of_both_workers_and_the_directory_goes_at_exit(server, tmp_path):
-    words = [f"w{index}" for index in range(TASKS)]
+    details: list = []
     with ThreadPoolExecutor(4) as clients:
-        assert set(
-            clients.map(lambda word: call(server, "POST", "/api", {"data": {"word": word}})[0], words)
-        ) == {200}
-        details = list(clients.map(lambda word: finished(server, word), words))
+        # The kernel may hand a light load to one worker only: go on until both have run some.
+        while len({detail["result"]["pid"] for detail in details}) < 2:
+            assert len(details) < MAX_TASKS, "one worker ran every task"
+            words = [f"w{index}" for index in range(len(details), len(details) + TASKS)]
+            posted = clients.map(lambda word: call(server, "POST", "/api", {"data": {"word": word}}), words)
+            assert {status for status, _ in posted} == {200}
+            details += clients.map(lambda word: finished(server, word), words)
     assert {detail["status"] for detail in details} == {"success"}
-    assert len({detail["result"]["pid"] for detail in details}) == 2  # both workers ran some
+    total = len(details)
 
     for _ in range(6):  # each on a new connection: both workers answer some of them
         samples = scrape(server)
-        assert samples[("asynctask_submissions_total", (("outcome", "created"),))] == TASKS
-        assert samples[("asynctask_tasks_finished_total", (("status", "success"),))] == TASKS
-        assert samples[("asynctask_task_run_seconds_count", ())] == TASKS
+        assert samples[("asynctask_submissions_total", (("outcome", "created"),))] == total
+        assert samples[("asynctask_tasks_finished_total", (("status", "success"),))] == total
+        assert samples[("asynctask_task_run_seconds_count", ())] == total
         assert samples[("asynctask_tasks_in_flight", (("state", "running"),))] == 0
         assert samples[("asynctask_tasks_in_flight", (("state", "waiting"),))] == 0
 

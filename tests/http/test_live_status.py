@@ -200,6 +200,8 @@ def test_shutdown_answers_every_waiter_at_once(client, service):
         ("wait=1&wait=2", "wait"),
         ("wait=1&version=x", "version"),
         ("wait=1&version=-1", "version"),
+        ("version=-1", "version"),
+        ("version=99999999999999999999", "version"),
     ],
 )
 def test_a_bad_wait_or_version_is_a_400_naming_it(client, query, field):
