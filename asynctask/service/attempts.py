@@ -68,6 +68,8 @@ class InFlight:
     start_written: bool = False
     #: When it was handed to the executor, by ``time.monotonic()``.
     dispatched_at: float = attrs.Factory(time.monotonic)
+    #: When another process was let start it (it asked first), by ``time.monotonic()``; for metrics.
+    started_elsewhere: float | None = None
 
 
 class Attempts:
@@ -96,6 +98,7 @@ class Attempts:
         self.executor, self.recorder, self.starts, self.metrics = executor, recorder, starts, metrics
         #: Where attempts in other processes report their progress and ask whether to start.
         self.board = board
+        board.on_start = self._started_elsewhere
         self.progress = progress  # main declares a ``progress`` parameter
         #: The service's ``callback`` is the default one, which writes the outcome with its last progress.
         self._outcome_carries_progress = default_callback
@@ -204,10 +207,18 @@ class Attempts:
             self._on_start()
         return True
 
+    def _started_elsewhere(self, item: InFlight) -> None:
+        """Another process asked whether the attempt may start, and may: it runs now (for ``metrics``)."""
+        if item.started_elsewhere is None:
+            item.started_elsewhere = time.monotonic()
+            self.metrics.started(item.started_elsewhere - item.dispatched_at)
+
     def _count_end(self, item: InFlight, remote_start: datetime | None) -> None:
-        """Tell ``metrics`` the attempt is done; one that ran elsewhere is known to have started only now."""
+        """Tell ``metrics`` the attempt is done; one that ran elsewhere unasked is known started only now."""
         if item.start_time is not None:
             self.metrics.ended(time.monotonic() - item.started_monotonic)
+        elif item.started_elsewhere is not None:
+            self.metrics.ended(time.monotonic() - item.started_elsewhere)
         elif remote_start is not None:
             ran = (datetime.now(timezone.utc) - remote_start).total_seconds()
             self.metrics.started(time.monotonic() - item.dispatched_at - ran)

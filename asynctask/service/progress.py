@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from numbers import Real
 from typing import Any
@@ -94,6 +95,8 @@ class ProgressBoard:
         self._peers: set[socket.socket] = set()
         self._secret = secrets.token_hex(32)
         self._closed = False
+        #: Told of an attempt in another process that was let start (``Attempts`` counts it running).
+        self.on_start: Callable[[Any], None] = lambda item: None
 
     def link(self, item: Any) -> ProgressLink:
         """The ``progress`` callable of one attempt in flight here."""
@@ -108,10 +111,16 @@ class ProgressBoard:
         return StartCheck(self, item.task_id, item.attempt)
 
     def may_start(self, key: Key) -> bool:
-        """The attempt is still in flight here and was not stopped, timed out or rerun."""
+        """The attempt is still in flight here and was not stopped, timed out or rerun.
+
+        A yes is told to ``on_start``: the attempt starts now, in another process.
+        """
         with self._changed:
             item = self._items.get(key)
-        return item is not None and stop_reason(item) is None
+        allowed = item is not None and stop_reason(item) is None
+        if allowed:
+            self.on_start(item)
+        return allowed
 
     def report(self, key: Key, report: Report) -> str | None:
         """Keep ``report`` as the attempt's latest; why it must stop, or ``None`` if it runs on."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from asynctask import InMemoryTaskRepository, ProcessPool
-from tests.service.apps import Worker
+from tests.service.apps import Progressing, Worker
 
 prometheus_client = pytest.importorskip("prometheus_client")
 pytest.importorskip("pebble")
@@ -78,3 +80,36 @@ def test_the_store_fault_watch_wraps_every_method_of_the_port():
         name for name, value in vars(TaskRepository).items() if callable(value) and not name.startswith("_")
     }
     assert {name for name in port if name not in vars(WatchedRepository)} == set()
+
+
+def test_an_attempt_running_in_a_process_pool_reads_running_while_it_runs(tmp_path):
+    registry = prometheus_client.CollectorRegistry()
+    pool = ProcessPool(1)
+    service = Progressing(
+        repository=InMemoryTaskRepository(), logger_dir=str(tmp_path), executor=pool,
+        metrics=PrometheusMetrics(registry),
+    )  # fmt: skip
+    gate = tmp_path / "gate"
+
+    def sample(name, **labels):
+        return registry.get_sample_value(name, {"service": "Progressing", **labels})
+
+    def in_flight(state):
+        return sample("asynctask_tasks_in_flight", state=state)
+
+    try:
+        task_id = service.run(gate=str(gate))
+        deadline = time.monotonic() + 20
+        while service.retrieve(task_id).get("progress") is None:  # it reported: it runs in the pool
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+        assert (in_flight("waiting"), in_flight("running")) == (0, 1)  # it asked before it started
+
+        gate.touch()
+        assert service.wait(20)
+        assert (in_flight("waiting"), in_flight("running")) == (0, 0)
+        assert sample("asynctask_task_queue_seconds_count") == sample("asynctask_task_run_seconds_count") == 1
+    finally:
+        service.shutdown()
+        pool.shutdown()
