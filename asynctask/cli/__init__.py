@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,7 @@ from asynctask.cli.options import (
 from asynctask.cli.serve import serve
 from asynctask.core import AsyncTaskError, InvalidArgumentError, defaults
 from asynctask.core.errors import ServeError
+from asynctask.http.auth import TOKEN_ENV
 from asynctask.service.listing import DEFAULT_PAGE
 
 DEMO_STORE = "sqlite:///asynctask-demo.db"
@@ -78,12 +80,20 @@ def _demo(args: argparse.Namespace) -> int:
     options = _options(args, Factorize)
     url = f"http://{options.host}:{options.port}{options.endpoint}"
 
+    # With a token, the lines send it the way it was given, never the token itself.
+    if args.token_file:
+        auth = f' -H "Authorization: Bearer $(cat {shlex.quote(os.path.abspath(args.token_file))})"'
+    elif os.environ.get(TOKEN_ENV):
+        auth = f' -H "Authorization: Bearer ${TOKEN_ENV}"'
+    else:
+        auth = ""
+
     def announce(line: str) -> None:
         print(line)
         print("Try it from another shell:")
         body = json.dumps({"data": {"n": DEMO_NUMBER}})
-        print(f"  curl -s -X POST {url} -H 'Content-Type: application/json' -d '{body}'")
-        print(f"  curl -s '{url}?task_id=factor-{DEMO_NUMBER}'", flush=True)
+        print(f"  curl -s -X POST {url}{auth} -H 'Content-Type: application/json' -d '{body}'")
+        print(f"  curl -s{auth} '{url}?task_id=factor-{DEMO_NUMBER}'", flush=True)
 
     serve(options, announce)
     return 0

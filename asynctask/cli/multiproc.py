@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from asynctask.adapters.prometheus import MULTIPROC_ENV
 
 _log = logging.getLogger("asynctask.serve")
+#: The name of a serve's directory begins with this and the master's pid: ``asynctask-metrics-<pid>-``.
+PREFIX = "asynctask-metrics-"
 
 
 @contextlib.contextmanager
@@ -38,7 +40,9 @@ def metrics_dir() -> Iterator[str | None]:
             MULTIPROC_ENV,
             MULTIPROC_ENV,
         )
-    path, owner = tempfile.mkdtemp(prefix="asynctask-metrics-"), os.getpid()
+    owner = os.getpid()
+    _remove_orphans(tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=f"{PREFIX}{owner}-")
     os.environ[MULTIPROC_ENV] = path
     try:
         yield path
@@ -46,6 +50,31 @@ def metrics_dir() -> Iterator[str | None]:
         if os.getpid() == owner:  # a forked worker leaves through here too: only the master cleans up
             os.environ.pop(MULTIPROC_ENV, None)
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphans(folder: str) -> None:
+    """Remove the directories of serves that did not stop (killed): their master's pid is gone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(PREFIX) :].partition("-")[0]
+        if not name.startswith(PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path) and os.stat(path).st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def child_exit(server, worker) -> None:

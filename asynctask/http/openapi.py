@@ -231,7 +231,7 @@ def _events_operation(owner: str) -> dict:
         "summary": f"A stream of the changes of a {owner} task (Server-Sent Events)",
         "description": (
             "One event per change (status, progress, outcome): `id` is the task's version, `data` its "
-            "detail as JSON. A comment `: keep-alive` comes after 15 s without news. The stream ends "
+            "detail as JSON. A comment `: keep-alive` comes after 5 s without news. The stream ends "
             "after the finished detail. A client reconnecting with `Last-Event-ID` gets only newer "
             "versions; for a finished task it has seen, the answer is 204."
         ),

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from asynctask.core import AsyncTaskError, TaskNotFoundError, defaults
@@ -157,13 +157,15 @@ class TaskViews:
                 message = f"Last-Event-ID must be an event id this stream sent (a version), got {last[:30]!r}"
                 raise ApiError(400, message, [detail("Last-Event-ID", "type", message)])
             last = int(last.strip())
-        found = self.service.retrieve(task_id)
-        if found is None:
-            raise TaskNotFoundError(task_id)
-        if found.get("status") in FINISHED and found.get("version") == last:
-            return Response(status=204)  # seen to the end: nothing more will come
-        details = self.service.watch(task_id, last)  # (a user's retrieve may answer no version)
-        return Response(_event_stream(details), mimetype="text/event-stream", headers=STREAM_HEADERS)
+        if last is not None:
+            found = self.service.wait_for(task_id, timeout=0)  # the version as stored, whatever retrieve says
+            if found is None:
+                raise TaskNotFoundError(task_id)
+            if found.get("status") in FINISHED and found.get("version") == last:
+                return Response(status=204)  # seen to the end: nothing more will come
+        details = self.service.watch(task_id, last)  # an unknown task: TaskNotFoundError now, a 404
+        stream = stream_with_context(_event_stream(details))  # a user's retrieve may read the request
+        return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)
 
     def tasks(self) -> Response:
         """``GET .../tasks``: one page of tasks, newest first, and the cursor of the next."""

@@ -182,10 +182,10 @@ class AsyncTask:
 
         Starts with the detail as it is unless its version is ``after_version``
         (a client reconnecting gets no duplicate). Yields ``None`` when nothing
-        changed for 15 s. ``TaskNotFoundError`` at once for an unknown task.
+        changed for 5 s. ``TaskNotFoundError`` at once for an unknown task;
+        it ends when the task is gone (or a user's ``retrieve`` answers ``None``).
         """
-        versions = self._asynctask.watch(task_id, after_version)
-        return (None if task is None else _detail_of(self, task) for task in versions)
+        return _details(self, self._asynctask.watch(task_id, after_version))
 
     def cancel(self, task_id: str) -> dict:
         """Cancel a running task: it is recorded ``failed`` at once, and its detail is answered.
@@ -262,6 +262,18 @@ class AsyncTask:
         runtime = state["_asynctask"]
         state["_asynctask"] = WorkerSide(runtime.token, runtime.logger_dir)
         return state
+
+
+def _details(service: AsyncTask, versions: Iterator[Any]) -> Iterator[dict | None]:
+    """The detail of each version as ``retrieve`` answers it; ``None`` items (keep-alives) pass on."""
+    for task in versions:
+        if task is None:
+            yield None
+            continue
+        found = _detail_of(service, task)
+        if found is None:  # gone, as retrieve sees it: nothing more to stream
+            return
+        yield found
 
 
 def _detail_of(service: AsyncTask, task: Any) -> dict | None:

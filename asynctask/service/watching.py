@@ -28,8 +28,9 @@ from asynctask.core import InvalidArgumentError, Task
 POLL_EVERY = 0.5
 #: The longest a long-poll may wait, in seconds.
 MAX_WAIT = 60
-#: How often an event stream with nothing to say sends a comment, so that a gone client is noticed.
-KEEPALIVE_EVERY = 15.0
+#: How often an event stream with nothing to say sends a comment: a client that went away is noticed
+#: then, and its request thread is free again.
+KEEPALIVE_EVERY = 5.0
 
 
 @frozen

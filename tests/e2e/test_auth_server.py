@@ -33,6 +33,12 @@ def test_serve_with_a_token_file_asks_for_it_and_never_logs_it(tmp_path):
         assert _get(f"{server.base}/api/tasks", "nope")[0] == 401
         code, answer = _get(f"{server.base}/api/tasks", TOKEN)
         assert code == 200 and answer["data"] == {"tasks": [], "next_cursor": None}
+        # The demo's "try it" lines send the token as they were given it, and work when pasted.
+        tries = [line.strip() for line in server.output().splitlines() if line.strip().startswith("curl ")]
+        assert len(tries) == 2 and all(f"Bearer $(cat {token_file})" in line for line in tries)
+        for line in tries:
+            pasted = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=10)
+            assert json.loads(pasted.stdout)["status"] == "ok", pasted.stdout
     finally:
         output = server.stop()
     assert TOKEN not in output

@@ -7,9 +7,11 @@ import threading
 import time
 
 import pytest
+from flask import has_request_context, request
 
 from asynctask.service.runtime import runtime_of
 from tests.http.envelopes import assert_error, assert_ok
+from tests.service.apps import Counter
 
 
 class CountingReads:
@@ -296,15 +298,73 @@ def test_a_quiet_stream_sends_a_keepalive_comment(client, service, executor):
 
 def test_a_stream_ends_when_the_service_stops(client, service):
     task_id = _submit(client)["task_id"]
-    chunks = iter(client.get(f"/api/events?task_id={task_id}").response)
-    next(chunks), next(chunks)
-    thread, box = _in_thread(lambda: b"".join(chunks))
+    # The stream is read in one thread, as a server does (it runs in the request's context).
+    thread, box = _in_thread(lambda: client.get(f"/api/events?task_id={task_id}").get_data(as_text=True))
     _until_waiting(service)
 
     runtime_of(service).changes.stop()
     thread.join(5)
 
-    assert box == [b""]
+    events = _events(box[0])
+    assert [event["data"]["status"] for event in events if "data" in event] == ["running"]
+
+
+class OwnRetrieve(Counter):
+    """A user's ``retrieve`` as the original library's users wrote them: no version; it reads the request."""
+
+    def retrieve(self, task_id):
+        stored = self.repository.get(task_id)
+        if stored is None:
+            return None
+        tenant = request.headers.get("X-Tenant", "none") if has_request_context() else "no request"
+        return {"task_id": task_id, "status": stored.status.value, "result": stored.result, "tenant": tenant}
+
+
+@pytest.fixture
+def own(make):
+    return make(OwnRetrieve)
+
+
+def test_with_a_users_retrieve_a_stream_of_a_finished_task_sends_its_outcome_then_204(own, executor):
+    client = own.app("/api").test_client()
+    task_id = _submit(client)["task_id"]
+    executor.run_all()
+
+    events = _events(client.get(f"/api/events?task_id={task_id}").get_data(as_text=True))
+    again = client.get(f"/api/events?task_id={task_id}", headers={"Last-Event-ID": events[-1]["id"]})
+
+    assert [event["data"]["status"] for event in events if "data" in event] == ["success"]
+    assert events[-1]["id"] == str(own.repository.get(task_id).version)  # the stored version
+    assert again.status_code == 204
+
+
+def test_with_a_users_retrieve_the_stream_runs_in_the_request_context(own, executor):
+    client = own.app("/api").test_client()
+    task_id = _submit(client)["task_id"]
+    url, tenant = f"/api/events?task_id={task_id}", {"X-Tenant": "acme"}
+    thread, box = _in_thread(lambda: client.get(url, headers=tenant).get_data(as_text=True))
+    _until_waiting(own)
+    executor.run_all()
+    thread.join(5)
+
+    events = [event for event in _events(box[0]) if "data" in event]
+    assert [event["data"]["tenant"] for event in events] == ["acme"] * len(events)
+    assert events[-1]["data"]["status"] == "success"
+
+
+def test_a_stream_ends_when_a_users_retrieve_says_the_task_is_gone(own, executor, monkeypatch):
+    client = own.app("/api").test_client()
+    task_id = _submit(client)["task_id"]
+    thread, box = _in_thread(lambda: client.get(f"/api/events?task_id={task_id}").get_data(as_text=True))
+    _until_waiting(own)
+
+    monkeypatch.setattr(own, "retrieve", lambda task_id: None)
+    executor.run_all()
+    thread.join(5)
+
+    assert not thread.is_alive()
+    assert [event["data"]["status"] for event in _events(box[0]) if "data" in event] == ["running"]
+    assert "keep-alive" not in box[0]  # ended, not kept open with nothing to send
 
 
 @pytest.mark.parametrize(
