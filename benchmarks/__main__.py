@@ -4,7 +4,10 @@
 plain no-op task, the same with metrics on (multiprocess mode, as under
 ``asynctask serve``), the same task reporting its progress once, and the
 plain task with ``retries=3``, as ratios to the plain one (a feature costs
-<= 3%). Every other row counts no metrics.
+<= 3%). Every other row counts no metrics. ``--only instructions`` (not in
+the default run either, needs valgrind): the same variants served under
+callgrind, the server's CPU instructions per job, a figure that does not
+move with the machine's load (``benchmarks/instructions.py``).
 
 Rows are served by gunicorn (1 process x 8 threads, gthread, 127.0.0.1) and
 measured in interleaved rounds; each figure is the median of the per-round
@@ -28,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 
 from attrs import asdict, evolve, frozen
 
-from benchmarks import workloads
+from benchmarks import instructions, workloads
 from benchmarks.apps import RUNNING_EVERY, prefill_sqlite, seed_sqlite
 from benchmarks.client import have_wrk
 from benchmarks.report import Comparison, Rounds, machine, summarize, table, write_json
@@ -50,15 +53,17 @@ ROWS = [
 #: mongomock scans every document per lookup: a tenth of the jobs (a test double, not a row to beat).
 SMALLER = {MONGOMOCK: 10}
 STATUS, SLEEP, E2E, SCALING, SOAK = "status", "sleep", "e2e", "scaling", "soak"
-LIST, PURGE, FEATURES = "list", "purge", "features"
-SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES)
-#: What a run without ``--only`` does: all but ``features`` (about 2 minutes more; ``--only features``).
-DEFAULT_SECTIONS = tuple(name for name in SECTIONS if name != FEATURES)
+LIST, PURGE, FEATURES, INSTRUCTIONS = "list", "purge", "features", "instructions"
+SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES, INSTRUCTIONS)
+#: What a run without ``--only`` does: all but ``features`` and ``instructions`` (about 2 minutes each).
+DEFAULT_SECTIONS = tuple(name for name in SECTIONS if name not in (FEATURES, INSTRUCTIONS))
 #: The features section: the served task classes (``benchmarks.apps.TASKS``), ``plain`` the reference,
 #: each on the memory store and on SQLite; a feature costs at most 3% end to end (DESIGN.md 4).
 FEATURE_VARIANTS = ("plain", "metrics", "progress", "retries")
 FEATURE_STORES = {"memory": "memory://", "sqlite": "sqlite:///{dir}/tasks.db"}
 FEATURE_TARGET = ">= 0.97"
+#: The same 3%, as instructions per job (lower is better).
+INSTRUCTIONS_TARGET = "<= 1.03"
 #: The purge section's two rows: status GETs with no purge, and during one.
 QUIET, DURING = "sqlite, no purge", "sqlite, during purge"
 #: The purge deletes tasks that ended a week ago or more; its victims ended 8 to 38 days ago.
@@ -353,6 +358,9 @@ def titles(plan: Plan) -> dict[str, str]:
         FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with metrics (multiprocess mode), "
         "progress(1.0) once per job, or retries=3 (none fail); ratio to the plain task on the same store, "
         "same round",
+        INSTRUCTIONS: "instructions: CPU instructions of the server per no-op job (gunicorn under valgrind's "
+        f"callgrind, the e2e workload, {instructions.LARGE} jobs minus {instructions.SMALL}); ratio to the "
+        "plain task (lower is better)",
     }
 
 
@@ -391,6 +399,9 @@ def comparisons(plan: Plan) -> list[Comparison]:
             row, plain = f"{store} {variant}", f"{store} {FEATURE_VARIANTS[0]}"
             lines.append(Comparison(FEATURES, row, "jobs_per_s", plain, FEATURE_TARGET))
             lines.append(Comparison(FEATURES, row, "submit_per_s", plain))
+            if store == "memory":  # the instructions section serves the memory store only
+                counted = Comparison(INSTRUCTIONS, row, "instructions_per_job", plain, INSTRUCTIONS_TARGET)
+                lines.append(counted)
     return lines
 
 
@@ -446,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         if FEATURES in wanted:
             print("features: serving plain, metrics, progress and retries (memory, SQLite) ...", flush=True)
             sections[FEATURES] = features_section(plan, workdir)
+        if INSTRUCTIONS in wanted:
+            if not instructions.have_valgrind():
+                parser.error("the instructions section needs valgrind (apt-get install valgrind)")
+            print("instructions: plain, metrics, progress and retries served under callgrind ...", flush=True)
+            sections[INSTRUCTIONS] = instructions.instructions_section(list(FEATURE_VARIANTS), workdir)
     lines = summarize(sections, comparisons(plan))
     document.update(wrk=have_wrk(), sections=sections, summary=lines)
     if lines:
