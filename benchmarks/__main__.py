@@ -1,9 +1,10 @@
 """``python -m benchmarks [--quick] [--only status,list,...] [--rounds N]``: the table and a JSON file.
 
 ``--only features`` (not in the default run): the end-to-end workload on the
-plain no-op task, the same with metrics on (multiprocess mode, as under
-``asynctask serve``), the same task reporting its progress once, and the
-plain task with ``retries=3``, as ratios to the plain one (a feature costs
+plain no-op task, the same with metrics on (``metrics``: in the worker's
+memory, as ``asynctask serve`` with one worker; ``metrics-multi``: in
+multiprocess mode, as with several), the same task reporting its progress
+once, and the plain task with ``retries=3``, as ratios to the plain one (a feature costs
 <= 3%). Every other row counts no metrics. ``--only instructions`` (not in
 the default run either, needs valgrind): the same variants served under
 callgrind, the server's CPU instructions per job, a figure that does not
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from attrs import asdict, evolve, frozen
 
 from benchmarks import instructions, workloads
-from benchmarks.apps import RUNNING_EVERY, prefill_sqlite, seed_sqlite
+from benchmarks.apps import MULTIPROCESS, RUNNING_EVERY, prefill_sqlite, seed_sqlite
 from benchmarks.client import have_wrk
 from benchmarks.report import Comparison, Rounds, machine, summarize, table, write_json
 from benchmarks.servers import Contestant, Served, python_env, serve_all
@@ -59,7 +60,7 @@ SECTIONS = (STATUS, SLEEP, E2E, SCALING, LIST, PURGE, SOAK, FEATURES, INSTRUCTIO
 DEFAULT_SECTIONS = tuple(name for name in SECTIONS if name not in (FEATURES, INSTRUCTIONS))
 #: The features section: the served task classes (``benchmarks.apps.TASKS``), ``plain`` the reference,
 #: each on the memory store and on SQLite; a feature costs at most 3% end to end (DESIGN.md 4).
-FEATURE_VARIANTS = ("plain", "metrics", "progress", "retries")
+FEATURE_VARIANTS = ("plain", "metrics", "metrics-multi", "progress", "retries")
 FEATURE_STORES = {"memory": "memory://", "sqlite": "sqlite:///{dir}/tasks.db"}
 FEATURE_TARGET = ">= 0.97"
 #: The same 3%, as instructions per job (lower is better).
@@ -147,8 +148,9 @@ def feature_rows(workdir: str) -> list[Contestant]:
 
     Per store the reference comes after the first other, so that the first
     two (metrics, progress) are measured right next to it in every round,
-    whichever way the round goes. The metrics rows count in multiprocess
-    mode, each in a fresh directory of its own, as ``asynctask serve`` does.
+    whichever way the round goes. ``metrics`` counts in the worker's memory,
+    as ``asynctask serve`` with one worker does; ``metrics-multi`` in
+    multiprocess mode, in a fresh directory of its own, as with several.
     """
     reference, *others = FEATURE_VARIANTS
     order = [others[0], reference, *others[1:]]
@@ -156,7 +158,7 @@ def feature_rows(workdir: str) -> list[Contestant]:
     for store, url in FEATURE_STORES.items():
         for variant in order:
             env = {"BENCH_STORE": url, "BENCH_TASK": variant}
-            if variant == "metrics":
+            if variant in MULTIPROCESS:
                 env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"metrics-{store}-", dir=workdir)
             rows.append(Contestant(f"{store} {variant}", ASYNCTASK, env))
     return rows
@@ -355,9 +357,9 @@ def titles(plan: Plan) -> dict[str, str]:
         f"10% failed, a few running), vs {_power(plan.list_sizes[0])} stored; cost ratio (lower is better)",
         PURGE: f"purge: GET of random kept tasks on SQLite, {client}, 8 connections, during a purge of "
         f"{plan.purge_old:,} tasks vs without; ratio (p99: lower is better)",
-        FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with metrics (multiprocess mode), "
-        "progress(1.0) once per job, or retries=3 (none fail); ratio to the plain task on the same store, "
-        "same round",
+        FEATURES: f"features: the e2e workload ({plan.jobs:,} no-op jobs) with metrics (-multi: multiprocess "
+        "mode), progress(1.0) once per job, or retries=3 (none fail); ratio to the plain task on the same "
+        "store, same round",
         INSTRUCTIONS: "instructions: CPU instructions of the server per no-op job (gunicorn under valgrind's "
         f"callgrind, the e2e workload, {instructions.LARGE} jobs minus {instructions.SMALL}); ratio to the "
         "plain task (lower is better)",

@@ -50,14 +50,19 @@ class NoOpProgress(AsyncTask):
 
 #: ``BENCH_TASK``: the served task class and its service options. ``retries``: the no-op job
 #: served with ``retries=3``; no job fails, so it measures the bookkeeping alone. Every row but
-#: ``metrics`` counts no metrics, as without ``asynctask[metrics]`` (in ``metrics``, the server's
-#: environment sets ``PROMETHEUS_MULTIPROC_DIR``, as ``asynctask serve`` does).
+#: ``metrics`` and ``metrics-multi`` counts no metrics, as without ``asynctask[metrics]``.
+#: ``metrics`` counts in the worker's memory, as ``asynctask serve`` with one worker does;
+#: ``metrics-multi`` in multiprocess mode (the server's environment sets ``PROMETHEUS_MULTIPROC_DIR``),
+#: as ``serve --workers 2`` or more does.
 TASKS: dict[str, tuple[type[AsyncTask], dict]] = {
     "plain": (NoOp, {"metrics": False}),
     "progress": (NoOpProgress, {"metrics": False}),
     "retries": (NoOp, {"retries": 3, "metrics": False}),
     "metrics": (NoOp, {"metrics": True}),
+    "metrics-multi": (NoOp, {"metrics": True}),
 }
+#: The variants whose server counts in multiprocess mode.
+MULTIPROCESS = ("metrics-multi",)
 
 
 def supported(options: dict) -> dict:

@@ -30,6 +30,7 @@ import time
 import urllib.request
 
 from benchmarks import workloads
+from benchmarks.apps import MULTIPROCESS
 from benchmarks.client import Connection
 from benchmarks.servers import free_port, python_env
 
@@ -57,7 +58,7 @@ def _count(variant: str, jobs: int, workdir: str) -> int:
     folder = tempfile.mkdtemp(prefix=f"instructions-{variant}-", dir=workdir)
     env = {**python_env(), "BENCH_STORE": "memory://", "BENCH_TASK": variant}
     env["BENCH_LOG_DIR"] = os.path.join(folder, "logs")
-    if variant == "metrics":  # as under asynctask serve
+    if variant in MULTIPROCESS:  # as under asynctask serve with several workers
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=folder)
     port = free_port()
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.%p"]

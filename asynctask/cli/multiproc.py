@@ -1,10 +1,12 @@
 """Prometheus's multiprocess mode under ``serve``: every gunicorn worker counts, any one answers a scrape.
 
-``metrics_dir()`` gives the workers a fresh private directory in
-``PROMETHEUS_MULTIPROC_DIR`` before the master builds anything or forks
+``metrics_dir(several=True)`` gives the workers a fresh private directory
+in ``PROMETHEUS_MULTIPROC_DIR`` before the master builds anything or forks
 (prometheus_client picks its mode when it is first imported), and removes it
-when the master stops. A directory the user set is used as it is; they
-empty it between runs. ``child_exit`` drops the live gauges of a worker that
+when the master stops. With one worker there is nothing to sum, and its
+metrics stay in its memory: the file writes of multiprocess mode would cost
+about 2% of a no-op job for nothing. A directory the user set is used as it
+is; they empty it between runs. ``child_exit`` drops the live gauges of a worker that
 ended, so ``asynctask_tasks_in_flight`` sums live workers only. Without
 prometheus_client there is nothing to set up.
 """
@@ -28,9 +30,9 @@ PREFIX = "asynctask-metrics-"
 
 
 @contextlib.contextmanager
-def metrics_dir() -> Iterator[str | None]:
-    """Set ``PROMETHEUS_MULTIPROC_DIR`` for the time of a ``serve``; the directory used, or ``None``."""
-    if os.environ.get(MULTIPROC_ENV) or importlib.util.find_spec("prometheus_client") is None:
+def metrics_dir(several: bool = True) -> Iterator[str | None]:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` for a serve of ``several`` workers; the directory used, or None."""
+    if not several or os.environ.get(MULTIPROC_ENV) or importlib.util.find_spec("prometheus_client") is None:
         yield os.environ.get(MULTIPROC_ENV)
         return
     if "prometheus_client" in sys.modules:

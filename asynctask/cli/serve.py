@@ -15,7 +15,9 @@ from asynctask.http.auth import TOKEN_ENV, resolve_token
 def serve(options: ServeOptions, announce: Callable[[str], None] = print) -> None:
     """Serve until Ctrl-C or SIGTERM: gunicorn, ``workers`` processes of ``threads`` request threads each."""
     check_port_free(options.host, options.port)
-    with metrics_dir():  # set before anything imports prometheus_client; removed when the master stops
+    # Several workers: their metrics are summed through files (set before anything imports
+    # prometheus_client; removed when the master stops). One worker counts in its own memory.
+    with metrics_dir(several=options.workers > 1):
         _serve(options, announce)
 
 

@@ -111,3 +111,22 @@ def test_a_worker_that_dies_keeps_its_counts_and_drops_its_live_gauges(server, t
     server.wait_ready()
 
     assert scrape(server)[("asynctask_submissions_total", (("outcome", "created"),))] == 4
+
+
+def test_one_worker_counts_in_its_memory_with_no_directory(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "tmp").mkdir()
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    args = ["serve", "tests.e2e.sample_app:Recorder", "--store", store, "--log-dir", str(tmp_path / "logs")]
+    env = {"RECORDER_DIR": str(tmp_path / "runs"), "TMPDIR": str(tmp_path / "tmp"), "ASYNCTASK_TOKEN": TOKEN}
+    server = Server(args, cwd=ROOT, env=env)
+    try:
+        for word in ("a", "b", "c"):
+            call(server, "POST", "/api", {"data": {"word": word}})
+            finished(server, word)
+        samples = scrape(server)
+        assert samples[("asynctask_submissions_total", (("outcome", "created"),))] == 3
+        assert samples[("asynctask_tasks_finished_total", (("status", "success"),))] == 3
+        assert metrics_dirs(tmp_path) == []
+    finally:
+        server.stop()

@@ -37,3 +37,12 @@ def test_a_serve_sweeps_the_directories_of_serves_that_were_killed(tmp_path, mon
         assert running.exists() and all(folder.exists() for folder in unrelated)
 
     assert not os.path.exists(path) and MULTIPROC_ENV not in os.environ
+
+
+def test_a_serve_of_one_worker_counts_in_memory_and_makes_no_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+
+    with metrics_dir(several=False) as path:
+        assert path is None and MULTIPROC_ENV not in os.environ
+        assert not list(tmp_path.iterdir())
