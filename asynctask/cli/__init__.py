@@ -93,7 +93,8 @@ def _demo(args: argparse.Namespace) -> int:
         print("Try it from another shell:")
         body = json.dumps({"data": {"n": DEMO_NUMBER}})
         print(f"  curl -s -X POST {url}{auth} -H 'Content-Type: application/json' -d '{body}'")
-        print(f"  curl -s{auth} '{url}?task_id=factor-{DEMO_NUMBER}'", flush=True)
+        print(f"  curl -s{auth} '{url}?task_id=factor-{DEMO_NUMBER}'")
+        print(f"or open the dashboard: {url}/dashboard", flush=True)
 
     serve(options, announce)
     return 0
