@@ -57,6 +57,7 @@ def _count(variant: str, jobs: int, workdir: str) -> int:
     """Serve ``variant`` under callgrind, run ``jobs`` jobs through it, stop it: its instructions."""
     folder = tempfile.mkdtemp(prefix=f"instructions-{variant}-", dir=workdir)
     env = {**python_env(), "BENCH_STORE": "memory://", "BENCH_TASK": variant}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # only the multiprocess variant counts in files
     env["BENCH_LOG_DIR"] = os.path.join(folder, "logs")
     if variant in MULTIPROCESS:  # as under asynctask serve with several workers
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=folder)
@@ -77,11 +78,16 @@ def _count(variant: str, jobs: int, workdir: str) -> int:
         connection.close()
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=300)
+        try:
+            server.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise
     with open(log) as output:
         counts = [int(found) for found in _COLLECTED.findall(output.read())]
-    if len(counts) < 2:  # the arbiter and its worker
-        raise RuntimeError(f"{variant} under callgrind reported {counts}; see {log}")
+    if len(counts) != 2:  # the arbiter and its one worker: a restarted worker would skew the count
+        raise RuntimeError(f"{variant} under callgrind reported {counts}, not 2 processes; see {log}")
     return sum(counts)
 
 

@@ -82,7 +82,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     # With a token, the lines send it the way it was given, never the token itself.
     if args.token_file:
-        auth = f' -H "Authorization: Bearer $(cat {shlex.quote(os.path.abspath(args.token_file))})"'
+        path = shlex.quote(os.path.abspath(args.token_file))  # as read_token_file: surrounding space goes
+        auth = f' -H "Authorization: Bearer $(tr -d \'[:space:]\' < {path})"'
     elif os.environ.get(TOKEN_ENV):
         auth = f' -H "Authorization: Bearer ${TOKEN_ENV}"'
     else:

@@ -14,10 +14,13 @@ prometheus_client there is nothing to set up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import logging
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +30,9 @@ from asynctask.adapters.prometheus import MULTIPROC_ENV
 _log = logging.getLogger("asynctask.serve")
 #: The name of a serve's directory begins with this and the master's pid: ``asynctask-metrics-<pid>-``.
 PREFIX = "asynctask-metrics-"
+#: The file a running serve keeps locked in its directory.
+LOCK_FILE = ".serve.lock"
+_NAME = re.compile(re.escape(PREFIX) + r"[0-9]+-[A-Za-z0-9_]{8}")
 
 
 @contextlib.contextmanager
@@ -45,6 +51,7 @@ def metrics_dir(several: bool = True) -> Iterator[str | None]:
     owner = os.getpid()
     _remove_orphans(tempfile.gettempdir())
     path = tempfile.mkdtemp(prefix=f"{PREFIX}{owner}-")
+    held = _hold(path)
     os.environ[MULTIPROC_ENV] = path
     try:
         yield path
@@ -52,30 +59,51 @@ def metrics_dir(several: bool = True) -> Iterator[str | None]:
         if os.getpid() == owner:  # a forked worker leaves through here too: only the master cleans up
             os.environ.pop(MULTIPROC_ENV, None)
             shutil.rmtree(path, ignore_errors=True)
+            os.close(held)
+
+
+def _hold(path: str) -> int:
+    """Lock the directory for as long as this serve runs (its workers inherit the lock, and keep it).
+
+    The lock file is locked before it gets its name, so a sweep never sees it unlocked.
+    An ``flock`` lock goes with the process that holds it, even in another PID namespace
+    (a container sharing /tmp), where a pid would mean nothing.
+    """
+    making = os.path.join(path, LOCK_FILE + ".new")
+    held = os.open(making, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    os.rename(making, os.path.join(path, LOCK_FILE))
+    return held
 
 
 def _remove_orphans(folder: str) -> None:
-    """Remove the directories of serves that did not stop (killed): their master's pid is gone."""
+    """Remove the directories of serves that did not stop (killed): nobody holds their lock any more."""
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for name in names:
-        pid = name[len(PREFIX) :].partition("-")[0]
-        if not name.startswith(PREFIX) or not pid.isdigit() or _alive(int(pid)):
-            continue
         path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path) and os.stat(path).st_uid == os.getuid():
-            shutil.rmtree(path, ignore_errors=True)
+        if not _NAME.fullmatch(name) or not _abandoned(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def _abandoned(path: str) -> bool:
+    """``path`` is a directory of ours whose lock nobody holds (another sweep may remove it meanwhile)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        lock = os.open(os.path.join(path, LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # gone, not ours, or no lock file (yet): leave it
         return False
-    except PermissionError:  # another user's process
-        return True
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its serve runs
+        return False
+    finally:
+        os.close(lock)
     return True
 
 

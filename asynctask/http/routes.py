@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -44,6 +45,7 @@ FINISHED = ("success", "failed")
 STREAM_RETRY_MS = 1000
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _MISSING = object()
+_log = logging.getLogger("asynctask.http")  # the logger of unhandled errors (envelope.py)
 
 
 def task_blueprint(
@@ -157,13 +159,14 @@ class TaskViews:
                 message = f"Last-Event-ID must be an event id this stream sent (a version), got {last[:30]!r}"
                 raise ApiError(400, message, [detail("Last-Event-ID", "type", message)])
             last = int(last.strip())
-        if last is not None:
-            found = self.service.wait_for(task_id, timeout=0)  # the version as stored, whatever retrieve says
-            if found is None:
-                raise TaskNotFoundError(task_id)
-            if found.get("status") in FINISHED and found.get("version") == last:
-                return Response(status=204)  # seen to the end: nothing more will come
-        details = self.service.watch(task_id, last)  # an unknown task: TaskNotFoundError now, a 404
+        # As retrieve answers it now (a user's may hide it: 404, or fail: 500), before any event is sent;
+        # its status and version are the stored ones where a user's retrieve has none.
+        found = self.service.wait_for(task_id, timeout=0)
+        if found is None:
+            raise TaskNotFoundError(task_id)
+        if last is not None and found.get("status") in FINISHED and found.get("version") == last:
+            return Response(status=204)  # seen to the end: nothing more will come
+        details = self.service.watch(task_id, last)
         stream = stream_with_context(_event_stream(details))  # a user's retrieve may read the request
         return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)
 
@@ -274,15 +277,22 @@ def _version_arg(text: str) -> int:
 
 
 def _event_stream(details: Iterator[dict | None]) -> Iterator[str]:
-    """Server-Sent Events: each detail as one event with its version as id; a comment to keep alive."""
+    """Server-Sent Events: each detail as one event with its version as id; a comment to keep alive.
+
+    A fault once the stream has begun (a user's ``retrieve`` raising) cannot be
+    a 500 any more: it is logged as one would be, and the stream ends.
+    """
     yield f"retry: {STREAM_RETRY_MS}\n\n"
-    for found in details:
-        if found is None:
-            yield ": keep-alive\n\n"
-            continue
-        version = found.get("version")
-        head = "" if version is None else f"id: {version}\n"
-        yield f"{head}data: {dumps(found)}\n\n"
+    try:
+        for found in details:
+            if found is None:
+                yield ": keep-alive\n\n"
+                continue
+            version = found.get("version")
+            head = "" if version is None else f"id: {version}\n"
+            yield f"{head}data: {dumps(found)}\n\n"
+    except Exception:
+        _log.exception("unhandled error serving %s %s (an event stream, ended)", request.method, request.path)
 
 
 def _int_arg(args: dict[str, str], name: str, default: int) -> int:

@@ -277,12 +277,13 @@ def _details(service: AsyncTask, versions: Iterator[Any]) -> Iterator[dict | Non
 
 
 def _detail_of(service: AsyncTask, task: Any) -> dict | None:
-    """What ``retrieve`` answers for ``task``, just read; a user's ``retrieve`` is asked, with the version."""
+    """What ``retrieve`` answers for ``task``, just read; a user's is asked, and given the stored
+    ``status`` and ``version`` where it has none."""
     if getattr(service.retrieve, "__func__", None) is AsyncTask.retrieve:
         return service._asynctask.detail(task)
     found = service.retrieve(task.task_id)
-    if isinstance(found, dict) and "version" not in found:
-        found = {**found, "version": task.version}
+    if isinstance(found, dict) and not {"status", "version"} <= found.keys():  # what streams decide on
+        found = {"status": task.status.value, "version": task.version, **found}
     return found
 
 

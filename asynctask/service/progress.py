@@ -115,11 +115,11 @@ class ProgressBoard:
 
         A yes is told to ``on_start``: the attempt starts now, in another process.
         """
-        with self._changed:
+        with self._changed:  # under the lock ``finish`` takes: a start is told before the end, or not at all
             item = self._items.get(key)
-        allowed = item is not None and stop_reason(item) is None
-        if allowed:
-            self.on_start(item)
+            allowed = item is not None and stop_reason(item) is None
+            if allowed:
+                self.on_start(item)
         return allowed
 
     def report(self, key: Key, report: Report) -> str | None:

@@ -23,7 +23,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, dict]:
 
 def test_serve_with_a_token_file_asks_for_it_and_never_logs_it(tmp_path):
     token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
+    token_file.write_bytes(TOKEN.encode() + b"\r\n")  # a file saved on Windows: the token is what is inside
     args = ["demo", "--store", f"sqlite:///{tmp_path / 'demo.db'}", "--log-dir", str(tmp_path / "logs")]
     server = Server([*args, "--token-file", str(token_file)], cwd=tmp_path)
     try:
@@ -35,7 +35,8 @@ def test_serve_with_a_token_file_asks_for_it_and_never_logs_it(tmp_path):
         assert code == 200 and answer["data"] == {"tasks": [], "next_cursor": None}
         # The demo's "try it" lines send the token as they were given it, and work when pasted.
         tries = [line.strip() for line in server.output().splitlines() if line.strip().startswith("curl ")]
-        assert len(tries) == 2 and all(f"Bearer $(cat {token_file})" in line for line in tries)
+        sent = f"Bearer $(tr -d '[:space:]' < {token_file})"
+        assert len(tries) == 2 and all(sent in line for line in tries)
         for line in tries:
             pasted = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=10)
             assert json.loads(pasted.stdout)["status"] == "ok", pasted.stdout

@@ -392,3 +392,63 @@ def test_counts_answers_every_status(client, executor):
 
     assert assert_ok(client.get("/api/counts")) == {"running": 2, "success": 0, "failed": 1}
     assert assert_error(client.get("/api/counts?status=running"), 400)["error_data"][0]["field"] == "status"
+
+
+class Hiding(Counter):
+    """A user's ``retrieve`` that hides some tasks (another tenant's), fails on one, and names no status."""
+
+    def retrieve(self, task_id):
+        stored = self.repository.get(task_id)
+        if stored is None or task_id == "task-hidden":
+            return None
+        if task_id == "task-broken":
+            raise RuntimeError("retrieve is broken")
+        return {"task_id": task_id, "state": stored.status.value, "answer": stored.result}
+
+
+@pytest.fixture
+def hiding(make):
+    return make(Hiding)
+
+
+def test_a_task_a_users_retrieve_hides_is_a_404_stream_too(hiding):
+    client = hiding.app("/api").test_client()
+    assert_ok(client.post("/api", json={"data": {"name": "hidden"}}))
+
+    assert_error(client.get("/api?task_id=task-hidden"), 404)
+    assert_error(client.get("/api/events?task_id=task-hidden"), 404)
+
+
+def test_a_users_retrieve_that_fails_is_a_500_before_any_event(hiding):
+    client = hiding.app("/api").test_client()
+    hiding.run(name="broken")  # (a POST would answer its retrieve: a 500 already)
+
+    answer = client.get("/api/events?task_id=task-broken")
+
+    assert assert_error(answer, 500)["error_msg"] == "internal server error"
+
+
+def test_a_users_retrieve_that_fails_mid_stream_ends_the_stream_and_is_logged(hiding, executor, caplog):
+    client = hiding.app("/api").test_client()
+    task_id = assert_ok(client.post("/api", json={"data": {"name": "a"}}))["task_id"]
+    thread, box = _in_thread(lambda: client.get(f"/api/events?task_id={task_id}").get_data(as_text=True))
+    _until_waiting(hiding)
+
+    hiding.retrieve = lambda task_id: 1 / 0
+    executor.run_all()
+    thread.join(5)
+
+    assert [event["data"]["state"] for event in _events(box[0]) if "data" in event] == ["running"]
+    assert any("event stream" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_a_users_retrieve_without_a_status_still_gets_the_204_that_stops_an_eventsource(hiding, executor):
+    client = hiding.app("/api").test_client()
+    task_id = assert_ok(client.post("/api", json={"data": {"name": "a"}}))["task_id"]
+    executor.run_all()
+
+    last = _events(client.get(f"/api/events?task_id={task_id}").get_data(as_text=True))[-1]
+    again = client.get(f"/api/events?task_id={task_id}", headers={"Last-Event-ID": last["id"]})
+
+    assert last["data"]["state"] == "success" and last["data"]["status"] == "success"  # the stored one
+    assert again.status_code == 204

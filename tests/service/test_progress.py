@@ -303,3 +303,21 @@ def test_with_a_users_own_callback_the_last_progress_is_written_before_it(make_s
 
     detail = service.retrieve(task_id)
     assert detail["status"] == "success" and detail["progress"]["message"] == "step 2"
+
+
+def test_a_start_is_told_only_for_an_attempt_still_in_flight_and_not_stopped():
+    board = _board()
+    told = []
+    board.on_start = told.append
+    running, stopped, ended = _Item("run"), _Item("stop"), _Item("end")
+    for item in (running, stopped, ended):
+        board.start_check(item)
+    stopped.stopped = "cancelled by request"
+    board.finish(("end", 1))
+    try:
+        answers = [board.may_start((item.task_id, 1)) for item in (running, stopped, ended)]
+    finally:
+        board.close()
+
+    assert answers == [True, False, False]
+    assert told == [running]  # a cancelled or ended attempt is never counted as started
