@@ -127,11 +127,13 @@ class Task:
             extra=self._extra_of_new_attempt(),
         )
 
-    def retried(self, now: datetime, at: datetime) -> Task:
+    def retried(self, now: datetime, at: datetime, progress: dict | None = None) -> Task:
         """The running attempt failed and a retry takes its place, due to start ``at`` (after its backoff).
 
         A new attempt with a clean result and error and one retry fewer; it is
         running and not started, and its timeout counts from ``at``.
+        ``progress``: the failed attempt's last progress, if not recorded yet:
+        the new attempt starts without it, as without one recorded.
         """
         if not self.retries_left:
             raise IllegalTransitionError(f"task {self.task_id!r} has no retries left")
@@ -147,7 +149,7 @@ class Task:
             start_time=None,
             end_time=None,
             heartbeat_time=now,
-            extra=self._extra_of_new_attempt(),
+            extra=self._extra_of_new_attempt(progress is not None),
         )
 
     def reclaimed(self, now: datetime) -> Task:
@@ -170,16 +172,25 @@ class Task:
         """The attempt has begun executing, at ``at`` (default: ``now``); a sign of life of its owner too."""
         return self._change("start", now, start_time=now if at is None else at, heartbeat_time=now)
 
-    def succeeded(self, result: Any, now: datetime, started_at: datetime | None = None) -> Task:
-        """The attempt returned ``result``; ``started_at``: its start, if not recorded yet."""
-        start = self._unrecorded_start(started_at)
-        return self._change("succeed", now, status=SUCCESS, result=result, end_time=now, **start)
+    def succeeded(
+        self, result: Any, now: datetime, started_at: datetime | None = None, progress: dict | None = None
+    ) -> Task:
+        """The attempt returned ``result``; ``started_at``: its start, if not recorded yet.
 
-    def failed(self, error: str, now: datetime, started_at: datetime | None = None) -> Task:
-        """The attempt ended with ``error`` (traceback); ``started_at``: its start, if not recorded yet."""
-        return self._change(
-            "fail", now, status=FAILED, error=error, end_time=now, **self._unrecorded_start(started_at)
-        )
+        ``progress``: the attempt's last progress, if not recorded yet: written with the outcome.
+        """
+        start, extra = self._unrecorded_start(started_at), self._extra_with(progress)
+        return self._change("succeed", now, status=SUCCESS, result=result, end_time=now, **start, **extra)
+
+    def failed(
+        self, error: str, now: datetime, started_at: datetime | None = None, progress: dict | None = None
+    ) -> Task:
+        """The attempt ended with ``error`` (traceback); ``started_at``: its start, if not recorded yet.
+
+        ``progress``: the attempt's last progress, if not recorded yet: written with the outcome.
+        """
+        start, extra = self._unrecorded_start(started_at), self._extra_with(progress)
+        return self._change("fail", now, status=FAILED, error=error, end_time=now, **start, **extra)
 
     @property
     def last_sign_of_life(self) -> datetime:
@@ -223,9 +234,15 @@ class Task:
         """A sign of life of the owner of the running attempt: not a change, so ``version`` stays."""
         return evolve(self, heartbeat_time=now)
 
-    def _extra_of_new_attempt(self) -> dict:
+    def _extra_of_new_attempt(self, progress_unrecorded: bool = False) -> dict:
         # Cleared, not dropped: a store that keeps fields it is not given (MongoDB's $set) must see it.
-        return {**self.extra, PROGRESS_FIELD: None} if PROGRESS_FIELD in self.extra else self.extra
+        if progress_unrecorded or PROGRESS_FIELD in self.extra:
+            return {**self.extra, PROGRESS_FIELD: None}
+        return self.extra
+
+    def _extra_with(self, progress: dict | None) -> dict:
+        """The ``extra`` change that records ``progress`` (none for ``None``)."""
+        return {} if progress is None else {"extra": {**self.extra, PROGRESS_FIELD: progress}}
 
     def _unrecorded_start(self, started_at: datetime | None) -> dict:
         return {"start_time": started_at} if started_at is not None and self.start_time is None else {}

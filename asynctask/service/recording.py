@@ -20,7 +20,6 @@ from asynctask.core import (
 )
 from asynctask.core.errors import AttemptSupersededError, RemoteTaskError
 from asynctask.core.metrics import NO_METRICS, Metrics
-from asynctask.core.task import PROGRESS_FIELD
 from asynctask.service.execution import format_error
 
 _log = logging.getLogger("asynctask")
@@ -98,7 +97,7 @@ class Recorder:
         retry_for: timedelta = timedelta(minutes=10),
         first_delay: timedelta = timedelta(seconds=0.5),
         max_delay: timedelta = timedelta(seconds=30),
-        failure: Callable[[BaseException, str, datetime | None], Change] | None = None,
+        failure: Callable[[BaseException, str, datetime | None, dict | None], Change] | None = None,
         written: Callable[[Task], None] | None = None,
         changed: Callable[[Task], None] | None = None,
         metrics: Metrics = NO_METRICS,
@@ -107,8 +106,9 @@ class Recorder:
         #: Told of every write (``Changes.written``).
         self.changed = changed
         self.clock = clock
-        #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry).
-        self.failure = failure or (lambda exc, error, start_time: _failed(error, start_time))
+        #: How a failure of ``main`` is recorded (``Retries.for_exception``: maybe as a retry), given
+        #: ``(exc, error, start_time, progress)``: a start and a last progress not recorded yet go with it.
+        self.failure = failure or (lambda exc, error, began, progress: _failed(error, began, progress))
         #: Told of every outcome written (a retry that waits is scheduled from there).
         self.on_written = written or (lambda task: None)
         self.retry_for, self.first_delay, self.max_delay = retry_for, first_delay, max_delay
@@ -179,23 +179,22 @@ class Recorder:
     ) -> None:
         """Record how the attempt behind ``future`` ended: its result, its error, or its cancellation.
 
-        ``progress``: its last progress, not in the store yet: written with the outcome.
+        ``progress``: its last progress, not in the store yet: written with the outcome, in the
+        same change (one write, and one new version of the task).
         """
         # An attempt's start not written yet is written with its outcome (``start_time``).
         if future.cancelled():
-            change = _failed(STOPPED_ERROR, None)
+            change = _failed(STOPPED_ERROR, None, progress)
         elif future.exception() is not None:
             exc = future.exception()
             if isinstance(exc, AttemptSupersededError):
                 _log.info("%s", exc)
                 return
             error = str(exc) if isinstance(exc, RemoteTaskError) else format_error(exc)
-            change = self.failure(exc, error, start_time)
+            change = self.failure(exc, error, start_time, progress)
         else:
             result = future.result()
-            change = lambda t, now: t.succeeded(result, now, start_time)  # noqa: E731
-        if progress is not None:
-            change = _with_progress(change, progress)
+            change = lambda t, now: t.succeeded(result, now, start_time, progress)  # noqa: E731
         self.record(task_id, attempt, change, "the result", known=known, start_time=start_time)
 
     def retry_due(self) -> None:
@@ -281,10 +280,5 @@ class Recorder:
             self.on_written(written)
 
 
-def _with_progress(change: Change, progress: dict) -> Change:
-    """``change`` after the attempt's last progress, in one write."""
-    return lambda t, now: change(t.updated({PROGRESS_FIELD: progress}, now), now)
-
-
-def _failed(error: str, start_time: datetime | None) -> Change:
-    return lambda t, now: t.failed(error, now, start_time)
+def _failed(error: str, start_time: datetime | None, progress: dict | None = None) -> Change:
+    return lambda t, now: t.failed(error, now, start_time, progress)

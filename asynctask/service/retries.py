@@ -29,24 +29,31 @@ class Retries:
         self._lock = threading.Lock()
         self.on_scheduled: Callable[[], None] = lambda: None  # the background loop wakes for it
 
-    def failure(self, error: str, retryable: bool, started_at: datetime | None = None) -> Change:
-        """The change that records a failed attempt: a retry after its backoff, or ``failed``."""
+    def failure(
+        self, error: str, retryable: bool, started_at: datetime | None = None, progress: dict | None = None
+    ) -> Change:
+        """The change that records a failed attempt: a retry after its backoff, or ``failed``.
+
+        ``progress``: the attempt's last progress, not recorded yet: it goes with the failure.
+        """
 
         def change(stored: Task, now: datetime) -> Task:
             delay = self.policy.retry_delay(stored, retryable, self.jitter())
             if delay is None:
-                return stored.failed(error, now, started_at)
-            return stored.retried(now, now + delay)
+                return stored.failed(error, now, started_at, progress)
+            return stored.retried(now, now + delay, progress)
 
         return change
 
-    def for_exception(self, exc: BaseException, error: str, started_at: datetime | None = None) -> Change:
+    def for_exception(
+        self, exc: BaseException, error: str, started_at: datetime | None = None, progress: dict | None = None
+    ) -> Change:
         """``failure`` for an exception ``main`` raised, here or in another process."""
         if isinstance(exc, RemoteTaskError):  # where it ran, its type was matched against retry_on
             retryable = exc.retryable
         else:
             retryable = self.policy.retryable(type(exc))
-        return self.failure(error, retryable, started_at)
+        return self.failure(error, retryable, started_at, progress)
 
     def written(self, task: Task) -> None:
         """A write went to the store: a retry that waits is this process's to run."""

@@ -37,6 +37,22 @@ def test_an_outcome_carries_a_start_not_recorded_yet_and_never_moves_a_recorded_
     assert getattr(unstarted, verb)("x", end).start_time is None
 
 
+@pytest.mark.parametrize("verb", ["succeeded", "failed"])
+def test_an_outcome_carries_a_progress_not_recorded_yet_in_the_same_change(verb):
+    running = Task.submitted("t", {}, T0).updated({"progress": {"fraction": 0.5}, "note": 1}, T0)
+    ended = getattr(running, verb)("x", T0, None, {"fraction": 1.0})
+    assert ended.extra == {"progress": {"fraction": 1.0}, "note": 1}
+    assert ended.version == running.version + 1  # one change, one version
+    assert getattr(running, verb)("x", T0).extra == running.extra
+
+
+def test_a_retry_starts_without_the_progress_its_failed_attempt_had_not_recorded_yet():
+    running = Task.submitted("t", {}, T0, retries=1)
+    retry = running.retried(T0, T0 + timedelta(seconds=1), {"fraction": 1.0})
+    assert retry.attempt == 2 and retry.extra == {"progress": None}  # cleared, as if it had been recorded
+    assert running.retried(T0, T0 + timedelta(seconds=1)).extra == {}
+
+
 def test_a_resubmission_starts_clean_with_a_new_attempt():
     failed = Task.submitted("t", {"a": 1}, T0).started(T0).failed("ValueError: x", T0)
     again = failed.resubmitted(T0 + timedelta(seconds=1))
