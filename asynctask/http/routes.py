@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
-from asynctask.core import AsyncTaskError, TaskNotFoundError, defaults
+from asynctask.core import AsyncTaskError, TaskNotFoundError, TaskStatus, defaults
 from asynctask.http.auth import resolve_token, token_check
 from asynctask.http.body import read_object, task_id_problem
 from asynctask.http.encoding import dumps
@@ -40,7 +40,8 @@ LIST_ARGS = ("status", "limit", "cursor", "since", "until")
 LOG_ARGS = ("task_id", "offset", "limit")
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _SECONDS = re.compile(r"[0-9]{1,20}(\.[0-9]{0,20})?([eE][-+]?[0-9]{1,3})?")
-FINISHED = ("success", "failed")
+#: The statuses an event stream ends on.
+FINISHED = frozenset(status.value for status in TaskStatus if status.finished)
 #: How long an EventSource waits before it reconnects, and the headers that keep a stream unbuffered.
 STREAM_RETRY_MS = 1000
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -258,13 +259,13 @@ def _one_arg(name: str) -> str | None:
 
 
 def _wait_arg() -> float | None:
-    """``wait``: seconds from 0 to ``MAX_WAIT`` as a JSON number; ``None`` when not given."""
+    """``wait`` as a number (``None`` when not given); its range is the service's to check."""
     text = _one_arg("wait")
     if text is None:
         return None
-    if not _SECONDS.fullmatch(text) or float(text) > MAX_WAIT:
+    if not _SECONDS.fullmatch(text):
         message = f"wait must be a number of seconds from 0 to {MAX_WAIT}, got {text[:30]!r}"
-        raise ApiError(400, message, [detail("wait", "range", message)])
+        raise ApiError(400, message, [detail("wait", "type", message)])
     return float(text)
 
 
