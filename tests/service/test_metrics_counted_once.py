@@ -14,16 +14,23 @@ pytest.importorskip("pebble")
 from asynctask.adapters.prometheus import PrometheusMetrics  # noqa: E402
 
 
-def test_outcomes_from_a_process_pool_are_counted_once_with_their_durations(tmp_path):
+def _counted(cls, tmp_path, executor, **options):
+    """A service of ``cls`` counting into a registry of its own, and a reader of its samples."""
     registry = prometheus_client.CollectorRegistry()
+    service = cls(
+        repository=InMemoryTaskRepository(), logger_dir=str(tmp_path), executor=executor,
+        metrics=PrometheusMetrics(registry), **options,
+    )  # fmt: skip
+
+    def sample(name, **labels):
+        return registry.get_sample_value(name, {"service": cls.__name__, **labels})
+
+    return service, sample
+
+
+def test_outcomes_from_a_process_pool_are_counted_once_with_their_durations(tmp_path):
     pool = ProcessPool(2)
-    service = Worker(
-        repository=InMemoryTaskRepository(),
-        logger_dir=str(tmp_path),
-        executor=pool,
-        marks_dir=tmp_path,
-        metrics=PrometheusMetrics(registry),
-    )
+    service, sample = _counted(Worker, tmp_path, pool, marks_dir=tmp_path)
     try:
         for n, fail in ((1, False), (2, False), (3, True)):
             service.run(n=n, fail=fail)
@@ -31,9 +38,6 @@ def test_outcomes_from_a_process_pool_are_counted_once_with_their_durations(tmp_
     finally:
         service.shutdown()
         pool.shutdown()
-
-    def sample(name, **labels):
-        return registry.get_sample_value(name, {"service": "Worker", **labels})
 
     assert sample("asynctask_tasks_finished_total", status="success") == 2
     assert sample("asynctask_tasks_finished_total", status="failed") == 1
@@ -51,24 +55,12 @@ class OwnCallback(Worker):
 
 
 def test_a_task_a_users_callback_ends_with_update_task_is_counted_finished(tmp_path, executor):
-    registry = prometheus_client.CollectorRegistry()
-    service = OwnCallback(
-        repository=InMemoryTaskRepository(),
-        logger_dir=str(tmp_path),
-        executor=executor,
-        marks_dir=tmp_path,
-        metrics=PrometheusMetrics(registry),
-    )
+    service, sample = _counted(OwnCallback, tmp_path, executor, marks_dir=tmp_path)
     service.run(n=4)
     executor.run_all()
     service.update_task("w-4", {"note": "seen"})  # a finished task updated again is not finished again
 
-    assert (
-        registry.get_sample_value(
-            "asynctask_tasks_finished_total", {"service": "OwnCallback", "status": "success"}
-        )
-        == 1
-    )
+    assert sample("asynctask_tasks_finished_total", status="success") == 1
     service.shutdown()
 
 
@@ -83,16 +75,9 @@ def test_the_store_fault_watch_wraps_every_method_of_the_port():
 
 
 def test_an_attempt_running_in_a_process_pool_reads_running_while_it_runs(tmp_path):
-    registry = prometheus_client.CollectorRegistry()
     pool = ProcessPool(1)
-    service = Progressing(
-        repository=InMemoryTaskRepository(), logger_dir=str(tmp_path), executor=pool,
-        metrics=PrometheusMetrics(registry),
-    )  # fmt: skip
+    service, sample = _counted(Progressing, tmp_path, pool)
     gate = tmp_path / "gate"
-
-    def sample(name, **labels):
-        return registry.get_sample_value(name, {"service": "Progressing", **labels})
 
     def in_flight(state):
         return sample("asynctask_tasks_in_flight", state=state)
